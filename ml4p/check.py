@@ -1,0 +1,80 @@
+"""`ml4p check` and `ml4p demo`: grade the known submissions and judge the grades.
+
+The solution must get full marks on every autograded part, the blank release
+0 on each, and every known mistake must lose points on exactly the parts it
+declares (``LOSES``) and keep full marks elsewhere.
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ml4p.course import create_course, materials_root
+from ml4p.grading.autograde import GradedSubmission, GradeRow, autograde, grades
+from ml4p.grading.checks import parts_with_checks
+from ml4p.grading.submissions import known_submissions, submit
+from ml4p.release import release
+
+
+@dataclass
+class Verdict:
+    student: str
+    assignment: str
+    expected: str  # "full marks", "0", or "loses points on: ..."
+    row: GradeRow | None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def judge(student: str, assignment: str, loses: tuple[str, ...] | None, row: GradeRow | None,
+          autograded: set[str]) -> Verdict:
+    """Compare the grades of a known submission with what it should get."""
+    if loses is None:
+        expected = "0"
+    elif not loses:
+        expected = "full marks"
+    else:
+        expected = "loses points on: " + ", ".join(loses)
+    verdict = Verdict(student, assignment, expected, row)
+    if row is None:
+        verdict.problems.append("was not graded")
+        return verdict
+    for part in sorted(autograded):
+        score, max_score = row.parts.get(part, (None, 0.0))
+        if score is None:
+            verdict.problems.append(f"{part}: no score")
+        elif loses is None and score > 0:
+            verdict.problems.append(f"{part}: {score:g}/{max_score:g}, should be 0")
+        elif loses is not None and part in loses and score >= max_score:
+            verdict.problems.append(f"{part}: full marks, but this mistake is there")
+        elif loses is not None and part not in loses and score < max_score:
+            verdict.problems.append(f"{part}: {score:g}/{max_score:g}, should be full marks")
+    return verdict
+
+
+def grade_known_submissions(course: Path, assignment: str, *, progress: bool = True
+                            ) -> tuple[list[Verdict], list[GradedSubmission]]:
+    """Release ``assignment``, submit its known submissions, autograde, and judge."""
+    release(assignment, course=course)
+    subs = known_submissions(course, assignment)
+    for student, (nb, _) in subs.items():
+        submit(course, student, assignment, nb)
+    graded = autograde(assignment, course=course, progress=progress)
+    rows = {r.student: r for r in grades(course=course, assignment=assignment)}
+    autograded = parts_with_checks(course / "autograder", assignment)
+    verdicts = [judge(s, assignment, loses, rows.get(s), autograded) for s, (_, loses) in subs.items()]
+    return verdicts, graded
+
+
+def check(assignment: str, *, materials: Path | None = None, keep: Path | None = None,
+          progress: bool = True) -> list[Verdict]:
+    """Grade the solution, the blank release and every known mistake in a scratch course."""
+    with tempfile.TemporaryDirectory(prefix="ml4p-check-") as tmp:
+        course = create_course(Path(keep or tmp), materials=materials or materials_root(),
+                               assignments=[assignment])
+        verdicts, _ = grade_known_submissions(course, assignment, progress=progress)
+    return verdicts

@@ -1,0 +1,171 @@
+"""The `ml4p` command: parses, calls the functions of the package, prints."""
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def _default(func, name):
+    return inspect.signature(func).parameters[name].default
+
+
+def _warn_isolation() -> None:
+    from ml4p.grading import sandbox
+
+    if not sandbox.isolation_available():
+        errors.print(f"[bold red]WARNING:[/] {sandbox.ISOLATION_WARNING}")
+
+
+def _verdict_table(verdicts, title: str) -> Table:
+    parts = sorted({p for v in verdicts if v.row for p in v.row.parts})
+    table = Table(title=title)
+    for col in ["assignment", "student", *parts, "total", "expected", "as expected"]:
+        table.add_column(col, justify="right" if col in parts or col == "total" else "left")
+    for v in verdicts:
+        cells = []
+        for p in parts:
+            score, max_score = v.row.parts.get(p, (None, 0)) if v.row else (None, 0)
+            cells.append("manual" if score is None else f"{score:g}/{max_score:g}")
+        total = f"{v.row.score:g}/{v.row.max_score:g}" if v.row else "-"
+        mark = "[green]yes[/]" if v.ok else "[red]NO: " + "; ".join(v.problems) + "[/]"
+        table.add_row(v.assignment, v.student, *cells, total, v.expected, mark)
+    return table
+
+
+def cmd_demo(args) -> int:
+    from ml4p.demo import demo
+
+    _warn_isolation()
+    result = demo(course=args.course, assignments=args.assignment or None, progress=not args.quiet)
+    console.print(_verdict_table(result.verdicts, f"ml4p demo course at {result.course}"))
+    for g in result.graded:
+        if not g.ok:
+            errors.print(f"[red]{g.assignment}/{g.student} failed to grade:[/] {g.error}")
+    console.print("Parts marked 'manual' wait for a TA (nbgrader formgrader). "
+                  f"Grades: `ml4p grades --course {result.course}`.")
+    return 0 if result.ok else 1
+
+
+def cmd_release(args) -> int:
+    from ml4p.release import release
+
+    folder = release(args.assignment, course=args.course)
+    console.print(f"released {args.assignment} to {folder}")
+    return 0
+
+
+def cmd_autograde(args) -> int:
+    from ml4p.grading.autograde import autograde, grades
+
+    _warn_isolation()
+    done = autograde(args.assignment, course=args.course, student=args.student,
+                     force=True, progress=not args.quiet)
+    rows = {r.student: r for r in grades(course=args.course, assignment=args.assignment)}
+    table = Table(title=f"autograde {args.assignment}")
+    for col in ("student", "score", "seconds", "status"):
+        table.add_column(col)
+    for g in done:
+        r = rows.get(g.student)
+        score = f"{r.score:g}/{r.max_score:g}" if r else "-"
+        table.add_row(g.student, score, f"{g.seconds:.0f}", "ok" if g.ok else f"[red]failed: {g.error}[/]")
+    console.print(table)
+    return 0 if all(g.ok for g in done) else 1
+
+
+def cmd_validate(args) -> int:
+    from ml4p.validate import validate
+
+    result = validate(args.notebook)
+    console.print(result.report, markup=False)
+    return 0 if result.ok else 1
+
+
+def cmd_grades(args) -> int:
+    from ml4p.grading.autograde import grades, grades_csv
+
+    rows = grades(course=args.course, assignment=args.assignment)
+    if args.format == "csv":
+        sys.stdout.write(grades_csv(rows))
+        return 0
+    table = Table(title="grades")
+    for col in ("student", "assignment", "score", "max_score"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}")
+    console.print(table)
+    return 0
+
+
+def cmd_check(args) -> int:
+    from ml4p.check import check
+
+    _warn_isolation()
+    verdicts = check(args.assignment, keep=Path(args.keep) if args.keep else None, progress=not args.quiet)
+    console.print(_verdict_table(verdicts, f"ml4p check {args.assignment}"))
+    bad = [v for v in verdicts if not v.ok]
+    if bad:
+        errors.print(f"[red]{len(bad)} known submission(s) not graded as expected[/]")
+    return 1 if bad else 0
+
+
+def parser() -> argparse.ArgumentParser:
+    from ml4p.demo import demo
+
+    p = argparse.ArgumentParser(prog="ml4p", description="Machine learning for physicists: "
+                                "assignments and a sandboxed autograder on nbgrader.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name, func, help):
+        s = sub.add_parser(name, help=help, description=help)
+        s.set_defaults(func=func)
+        s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        return s
+
+    s = add("demo", cmd_demo, "create a demo course, grade the known submissions, print the grade table")
+    s.add_argument("--course", default=_default(demo, "course"), help="where to create the course (default: %(default)s)")
+    s.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+
+    s = add("release", cmd_release, "make the student version of an assignment (nbgrader generate_assignment)")
+    s.add_argument("assignment")
+    s.add_argument("--course", default=".", help="course directory (default: the current one)")
+
+    s = add("autograde", cmd_autograde, "grade submissions in sandboxed kernels with the hidden checks")
+    s.add_argument("assignment")
+    s.add_argument("--student", help="only this student")
+    s.add_argument("--course", default=".", help="course directory (default: the current one)")
+
+    s = add("validate", cmd_validate, "run a notebook's visible tests before handing it in")
+    s.add_argument("notebook")
+
+    s = add("grades", cmd_grades, "print the gradebook's scores")
+    s.add_argument("--format", choices=("table", "csv"), default="table")
+    s.add_argument("--assignment", help="only this assignment")
+    s.add_argument("--course", default=".", help="course directory (default: the current one)")
+
+    s = add("check", cmd_check, "check an assignment's hidden checks against its solution, blank and known mistakes")
+    s.add_argument("assignment")
+    s.add_argument("--keep", help="keep the scratch course in this folder")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ml4p.course import CourseError
+
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CourseError, FileNotFoundError) as exc:
+        errors.print(f"[red]ml4p {args.command}:[/] {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""A course directory: nbgrader's layout plus ml4p's instructor-only folders.
+
+```
+<course>/nbgrader_config.py     nbgrader's configuration, with ml4p's grader in autograde
+<course>/source/<a>/<a>.ipynb   source notebooks (with solutions)
+<course>/autograder/<a>/        hidden checks (instructor only)
+<course>/solutions/<a>.py       NumPy oracles (instructor only)
+<course>/release/ submitted/ autograded/ feedback/ gradebook.db   made by nbgrader
+```
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
+
+CONFIG_FILE = "nbgrader_config.py"
+
+CONFIG_TEMPLATE = '''\
+# nbgrader configuration of an ml4p course (written by ml4p; edit freely).
+# `nbgrader autograde` and `ml4p autograde` both read it.
+import os
+
+from ml4p.grading.execute import autograde_preprocessors
+
+here = os.path.dirname(os.path.abspath(__file__))
+c = get_config()  # noqa: F821
+
+c.CourseDirectory.root = here
+c.CourseDirectory.course_id = {course_id!r}
+# The gradebook: SQLite by default; for several graders a Postgres URL
+# such as "postgresql://user@host/ml4p".
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "gradebook.db")
+c.Exchange.root = os.path.join(here, "exchange")
+
+# ml4p's sandboxed execution and hidden checks take the place of nbgrader's Execute step.
+c.Autograde.autograde_preprocessors = autograde_preprocessors()
+c.SandboxedExecute.checks_dir = os.path.join(here, "autograder")
+c.SandboxedExecute.solutions_dir = os.path.join(here, "solutions")
+c.SandboxedExecute.timeout = 300  # seconds a cell may run
+c.SandboxedExecute.memory_mb = 8192  # memory limit of a submission's kernel
+'''
+
+
+class CourseError(Exception):
+    """Something about the course directory is wrong; the message says what to do."""
+
+
+def materials_root() -> Path:
+    """The folder holding ``assignments/``, ``autograder/`` and ``solutions/``.
+
+    The repository ml4p is installed from (editable install), else the current folder.
+    """
+    repo = Path(__file__).resolve().parent.parent
+    for candidate in (repo, Path.cwd()):
+        if (candidate / "assignments").is_dir():
+            return candidate
+    raise CourseError("no assignments/ folder found: run ml4p from a clone of the ml4p repository "
+                      "or a course directory")
+
+
+def assignment_names(materials: Path | None = None) -> list[str]:
+    root = materials or materials_root()
+    return sorted(p.parent.name for p in (root / "assignments").glob("*/*.ipynb")
+                  if p.stem == p.parent.name)
+
+
+def create_course(root: Path, *, materials: Path | None = None, assignments: list[str] | None = None,
+                  course_id: str = "ml4p") -> Path:
+    """Create (or refresh) a course at ``root`` with the given assignments and their checks."""
+    materials = Path(materials or materials_root())
+    root = Path(root).resolve()
+    names = assignments or assignment_names(materials)
+    root.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        src = materials / "assignments" / name
+        if not (src / f"{name}.ipynb").is_file():
+            raise CourseError(f"unknown assignment {name!r}: no {src / (name + '.ipynb')}")
+        _copy_tree(src, root / "source" / name)
+        checks = materials / "autograder" / name
+        if checks.is_dir():
+            _copy_tree(checks, root / "autograder" / name)
+        oracle = materials / "solutions" / f"{name}.py"
+        if oracle.is_file():
+            (root / "solutions").mkdir(exist_ok=True)
+            shutil.copy2(oracle, root / "solutions" / oracle.name)
+    for shared in ("autograder/conftest.py", "solutions/__init__.py"):
+        if (materials / shared).is_file():
+            (root / shared).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(materials / shared, root / shared)
+    config = root / CONFIG_FILE
+    if not config.exists():
+        config.write_text(CONFIG_TEMPLATE.format(course_id=course_id))
+    return root
+
+
+def _copy_tree(src: Path, dst: Path) -> None:
+    if dst.exists():
+        shutil.rmtree(dst)
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+
+
+def find_course(course: Path | str | None = None) -> Path:
+    root = Path(course or ".").resolve()
+    if not (root / CONFIG_FILE).is_file():
+        raise CourseError(f"{root} is not a course directory (no {CONFIG_FILE}); "
+                          "create one with `ml4p demo --course DIR`")
+    return root
+
+
+def load_config(course: Path) -> Config:
+    config = PyFileConfigLoader(CONFIG_FILE, path=str(course)).load_config()
+    config.CourseDirectory.root = str(course)
+    return config
+
+
+def nbgrader_api(course: Path | str | None = None, **settings):
+    """nbgrader's own API on the course, with its configuration (plus ``settings``)."""
+    import logging
+
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    root = find_course(course)
+    config = load_config(root)
+    for key, value in settings.items():
+        section, name = key.split(".")
+        setattr(config[section], name, value)
+    coursedir = CourseDirectory(config=config)
+    api = NbGraderAPI(coursedir=coursedir, config=config)
+    api.log.setLevel(logging.WARNING)
+    return api

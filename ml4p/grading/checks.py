@@ -1,0 +1,121 @@
+"""Run an assignment's hidden checks in a trusted pytest process and report per part.
+
+The checks live in ``<checks_dir>/<assignment>/test_<part>.py`` (instructor
+only); ``<part>`` is the grade id of the notebook's hidden-check cell. They run
+in a separate process, so a check that hangs or crashes cannot take the grader
+with it, and they reach the student's kernel only through its connection file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbformat.v4 import new_output
+
+from ml4p.grading.plugin import CONNECTION_ENV, RESULTS_ENV, CheckResult
+
+
+def parts_with_checks(checks_dir: Path, assignment: str) -> set[str]:
+    """The parts of ``assignment`` that have hidden checks."""
+    folder = Path(checks_dir) / assignment
+    return {p.stem[len("test_"):] for p in folder.glob("test_*.py")}
+
+
+@dataclass
+class PartReport:
+    part: str
+    max_points: float  # the points of the notebook's hidden-check cell
+    checks: list[CheckResult] = field(default_factory=list)
+    error: str = ""  # why the checks could not run at all
+
+    @property
+    def check_points(self) -> float:
+        return sum(c.points for c in self.checks)
+
+    @property
+    def score(self) -> float:
+        """The cell's points, shared among the checks by their weights."""
+        if self.error or not self.checks or self.check_points <= 0:
+            return 0.0
+        passed = sum(c.points for c in self.checks if c.passed)
+        return round(self.max_points * passed / self.check_points, 4)
+
+    def text(self) -> str:
+        lines = [f"Hidden checks for `{self.part}`: {_fmt(self.score)} / {_fmt(self.max_points)} points"]
+        if self.error:
+            lines.append(f"  ✗ {self.error}")
+        scale = self.max_points / self.check_points if self.check_points > 0 else 0.0
+        for c in self.checks:
+            mark = "✓" if c.passed else "✗"
+            got = c.points * scale if c.passed else 0.0
+            lines.append(f"  {mark} {c.name}  [{_fmt(got)}/{_fmt(c.points * scale)}]")
+            if c.message:
+                lines.append(f"      {c.message}")
+        return "\n".join(lines) + "\n"
+
+    def outputs(self) -> list:
+        """The cell outputs nbgrader reads: the report, then the score as partial credit."""
+        return [
+            new_output("stream", name="stdout", text=self.text()),
+            new_output("execute_result", data={"text/plain": _fmt(self.score)}, execution_count=None),
+        ]
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def run_checks(checks_dir: Path, assignment: str, connection_file: str | None, *,
+               solutions_dir: Path | None = None, timeout: float = 600.0,
+               threads: int = 1) -> tuple[list[CheckResult], str]:
+    """Run the hidden checks of ``assignment`` against the kernel at ``connection_file``.
+
+    Returns the results and, if the run itself failed, a short reason.
+    """
+    checks_dir = Path(checks_dir).resolve()
+    with tempfile.TemporaryDirectory(prefix="ml4p-checks-") as tmp:
+        results_path = Path(tmp) / "results.json"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+        env[RESULTS_ENV] = str(results_path)
+        env[CONNECTION_ENV] = connection_file or ""
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env["OMP_NUM_THREADS"] = str(threads)
+        paths = [str(Path(solutions_dir).resolve().parent)] if solutions_dir else []
+        env["PYTHONPATH"] = os.pathsep.join(paths + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        cmd = [sys.executable, "-m", "pytest", str(checks_dir / assignment),
+               "--rootdir", str(checks_dir), "-o", "addopts=", "-o", "testpaths=",
+               "-p", "no:cacheprovider", "--assert=plain", "-q", "--no-header", "-rN", "--tb=no"]
+        try:
+            proc = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True,
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return _read(results_path), f"the hidden checks did not finish within {timeout:g} s"
+        results = _read(results_path)
+        if proc.returncode not in (0, 1) or not results:
+            tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+            return results, "the hidden checks could not run (grader error: " + " | ".join(tail) + ")"
+        return results, ""
+
+
+def _read(path: Path) -> list[CheckResult]:
+    try:
+        return [CheckResult(**r) for r in json.loads(path.read_text())]
+    except (OSError, ValueError, TypeError):
+        return []
+
+
+def part_reports(parts: dict[str, float], results: list[CheckResult], error: str = "") -> dict[str, PartReport]:
+    """Group results by part; a part without results gets ``error`` (or says it has no checks)."""
+    reports = {part: PartReport(part, pts) for part, pts in parts.items()}
+    for r in results:
+        if r.part in reports:
+            reports[r.part].checks.append(r)
+    for rep in reports.values():
+        if not rep.checks:
+            rep.error = error or "no hidden checks ran for this part"
+    return reports

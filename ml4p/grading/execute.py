@@ -1,0 +1,150 @@
+"""The execution step of nbgrader's autograde pipeline, replaced by ml4p's.
+
+``SandboxedExecute`` takes the place of nbgrader's ``Execute`` preprocessor:
+it runs the submission's cells in a sandboxed kernel (never the hidden-check
+cells), then, with the kernel still alive, runs the hidden checks in a trusted
+pytest process and writes each part's report and partial score into that
+part's hidden-check cell. The rest of nbgrader's pipeline (SaveAutoGrades,
+the gradebook, feedback, export) reads those cells as usual.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Integer, List, Unicode
+
+from ml4p.grading import sandbox
+from ml4p.grading.checks import PartReport, part_reports, parts_with_checks, run_checks
+
+
+class CappedNotebookClient(NotebookClient):
+    """An nbclient that keeps at most ``output_limit`` bytes of output per notebook."""
+
+    def __init__(self, *args, output_limit: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.output_limit = output_limit
+        self.output_bytes = 0
+
+    def output(self, outs, msg, display_id, cell_index):
+        size = len(str(msg.get("content", "")))
+        self.output_bytes += size
+        if self.output_bytes > self.output_limit:
+            if not getattr(self, "_capped", False):
+                self._capped = True
+                outs.append(new_output("stream", name="stdout", text=(
+                    f"\n[ml4p: output beyond {self.output_limit // 1000} kB was discarded]\n")))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def hidden_check_cells(nb, parts: set[str]) -> dict[int, tuple[str, float]]:
+    """Cell index -> (part, points) for the autograded-test cells whose grade id has checks."""
+    found = {}
+    for i, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if (cell.cell_type == "code" and meta.get("grade") and not meta.get("solution")
+                and meta.get("grade_id") in parts):
+            found[i] = (meta["grade_id"], float(meta.get("points", 0)))
+    return found
+
+
+class SandboxedExecute(NbGraderPreprocessor):
+    """Execute a submission in a sandboxed kernel and fill its hidden-check cells."""
+
+    checks_dir = Unicode("", help="Folder of hidden checks: <checks_dir>/<assignment>/test_<part>.py").tag(config=True)
+    solutions_dir = Unicode("", help="Folder of the NumPy oracles the checks import (instructor only)").tag(config=True)
+    timeout = Integer(300, help="Seconds one cell may run before it is interrupted").tag(config=True)
+    checks_timeout = Integer(600, help="Seconds all hidden checks of one notebook may run").tag(config=True)
+    output_limit = Integer(5_000_000, help="Bytes of cell output kept per notebook").tag(config=True)
+    memory_mb = Integer(sandbox.Limits.memory_mb, help="Memory limit of the sandboxed kernel (MB)").tag(config=True)
+    processes = Integer(sandbox.Limits.processes, help="Process limit of the sandboxed kernel").tag(config=True)
+    cpu_seconds = Integer(sandbox.Limits.cpu_seconds, help="CPU-time limit of the sandboxed kernel (s)").tag(config=True)
+    threads = Integer(0, help="Threads for TensorFlow/OpenMP in the kernel (0: all cores)").tag(config=True)
+    data_dirs = List(Unicode(), help="Folders made readable (read-only) inside the sandbox, e.g. data sets").tag(config=True)
+
+    def limits(self) -> sandbox.Limits:
+        import os
+        threads = self.threads or os.cpu_count() or 1
+        return sandbox.Limits(memory_mb=self.memory_mb, processes=self.processes,
+                              cpu_seconds=self.cpu_seconds, threads=threads)
+
+    def preprocess(self, nb, resources):
+        assignment = resources["nbgrader"]["assignment"]
+        checks_dir = Path(self.checks_dir)
+        cells = hidden_check_cells(nb, parts_with_checks(checks_dir, assignment))
+        source_dir = Path(resources.get("metadata", {}).get("path") or ".")
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="ml4p-sandbox-") as scratch:
+            work = Path(scratch) / "work"
+            shutil.copytree(source_dir, work, ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
+            km = sandbox.sandboxed_kernel_manager(work, limits=self.limits(),
+                                                  ro_binds=[Path(d) for d in self.data_dirs])
+            client = CappedNotebookClient(
+                nb, km=km, timeout=self.timeout, allow_errors=True, interrupt_on_timeout=True,
+                error_on_timeout={"ename": "CellTimeoutError",
+                                  "evalue": f"this cell ran longer than {self.timeout} s and was stopped",
+                                  "traceback": [f"CellTimeoutError: this cell ran longer than {self.timeout} s and was stopped"]},
+                output_limit=self.output_limit, resources={"metadata": {"path": str(work)}},
+                record_timing=False,
+            )
+            died = ""
+            try:
+                with client.setup_kernel():
+                    for i, cell in enumerate(nb.cells):
+                        if cell.cell_type != "code" or i in cells:
+                            continue
+                        try:
+                            client.execute_cell(cell, i)
+                        except DeadKernelError:
+                            died = f"the notebook's kernel died while running cell {i + 1}"
+                            cell.outputs.append(new_output("error", ename="DeadKernelError", evalue=died,
+                                                           traceback=[f"DeadKernelError: {died}"]))
+                            break
+                    self.log.info("ml4p: executed %s in %.1f s", assignment, time.monotonic() - started)
+                    if died:
+                        results, error = [], f"{died}, so no check could run"
+                    else:
+                        results, error = run_checks(checks_dir, assignment, km.connection_file,
+                                                    solutions_dir=Path(self.solutions_dir) if self.solutions_dir else None,
+                                                    timeout=self.checks_timeout, threads=self.limits().threads)
+            finally:
+                _shutdown(km)
+        reports = part_reports({part: pts for part, pts in cells.values()}, results, error)
+        for i, (part, _) in cells.items():
+            nb.cells[i].outputs = reports[part].outputs()
+            nb.cells[i].execution_count = None
+        resources.setdefault("ml4p", {})["reports"] = {p: r for p, r in reports.items()}
+        self.log.info("ml4p: graded %s in %.1f s: %s", assignment, time.monotonic() - started,
+                      ", ".join(f"{p} {r.score:g}/{r.max_points:g}" for p, r in reports.items()))
+        return nb, resources
+
+
+def _shutdown(km) -> None:
+    from jupyter_core.utils import ensure_async, run_sync
+
+    async def stop():
+        if km.has_kernel:
+            await ensure_async(km.shutdown_kernel(now=True))
+
+    try:
+        run_sync(stop)()
+    except Exception:  # noqa: BLE001 - the kernel may already be gone
+        pass
+
+
+def autograde_preprocessors() -> list:
+    """nbgrader's autograde pipeline with ``SandboxedExecute`` in place of ``Execute``."""
+    from nbgrader.converters.autograde import Autograde
+    from nbgrader.preprocessors import Execute
+
+    return [SandboxedExecute if p is Execute else p for p in Autograde.autograde_preprocessors.default_value]
+
+
+__all__ = ["SandboxedExecute", "CappedNotebookClient", "PartReport", "autograde_preprocessors"]

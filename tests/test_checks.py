@@ -1,0 +1,93 @@
+"""ml4p.grading.checks and plugin: per-part scores and reports from check results."""
+import textwrap
+
+import pytest
+
+from ml4p.grading.checks import PartReport, part_reports, parts_with_checks, run_checks
+from ml4p.grading.plugin import CheckResult
+from nbgrader.utils import determine_grade
+from nbformat.v4 import new_code_cell
+
+
+def result(part, points, passed, name="a check", message=""):
+    return CheckResult(part=part, name=name, points=points, passed=passed, message=message)
+
+
+def graded_cell(report: PartReport):
+    cell = new_code_cell(source="hidden", metadata={"nbgrader": {
+        "grade": True, "solution": False, "locked": True, "points": report.max_points, "grade_id": report.part}})
+    cell.outputs = report.outputs()
+    return cell
+
+
+@pytest.mark.parametrize("passed, expected", [((True, True), 3.0), ((True, False), 1.0), ((False, False), 0.0)])
+def test_cell_points_are_shared_by_weight(passed, expected):
+    """Does nbgrader read the cell's points shared among the checks by their weights?"""
+    rep = PartReport("energy", 3.0, [result("energy", 1, passed[0]), result("energy", 2, passed[1])])
+    assert rep.score == expected
+    score, max_score = determine_grade(graded_cell(rep))
+    assert (score, max_score) == (expected, 3.0)
+
+
+def test_report_names_checks_and_messages():
+    """Does the report list each check with its points and the failure message?"""
+    rep = PartReport("forces", 2.0, [result("forces", 1, True, "matches the reference"),
+                                     result("forces", 1, False, "is a gradient", "relative error 1e-1")])
+    text = rep.text()
+    assert "Hidden checks for `forces`: 1 / 2 points" in text
+    assert "✓ matches the reference  [1/1]" in text
+    assert "✗ is a gradient  [0/1]" in text and "relative error 1e-1" in text
+
+
+def test_part_without_results_scores_zero_with_the_reason():
+    """Does a part whose checks never ran get 0 and say why?"""
+    reports = part_reports({"energy": 3.0, "forces": 2.0}, [result("energy", 1, True)], "kernel died")
+    assert reports["energy"].score == 3.0
+    assert reports["forces"].score == 0.0 and "kernel died" in reports["forces"].text()
+    assert determine_grade(graded_cell(reports["forces"]))[0] == 0.0
+
+
+def write_checks(tmp_path, body):
+    folder = tmp_path / "checks" / "toy"
+    folder.mkdir(parents=True)
+    (tmp_path / "checks" / "conftest.py").write_text('pytest_plugins = ["ml4p.grading.plugin"]\n')
+    (folder / "test_part.py").write_text(textwrap.dedent(body))
+    return tmp_path / "checks"
+
+
+def test_run_checks_records_points_names_and_messages_but_no_source(tmp_path):
+    """Do the plugin's records carry docstring names, points and messages, and never the check's source?"""
+    checks = write_checks(tmp_path, '''
+        import pytest
+        from ml4p.grading.numerics import fail
+
+        @pytest.mark.points(2)
+        def test_good():
+            """a check that passes"""
+
+        @pytest.mark.points(1)
+        def test_bad():
+            """a check that fails"""
+            secret_expected_value = 42
+            fail("the answer is off")
+
+        @pytest.mark.points(1)
+        def test_bare_assert():
+            secret_expected_value = 42
+            assert secret_expected_value == 41
+    ''')
+    assert parts_with_checks(checks, "toy") == {"part"}
+    results, error = run_checks(checks, "toy", None)
+    assert error == ""
+    by_name = {r.name: r for r in results}
+    assert by_name["a check that passes"].passed and by_name["a check that passes"].points == 2
+    assert by_name["a check that fails"].message == "the answer is off"
+    assert not by_name["test_bare_assert"].passed
+    assert all("secret_expected_value" not in r.message and "42" not in r.message for r in results)
+
+
+def test_run_checks_says_when_the_checks_cannot_run(tmp_path):
+    """Does a check module that cannot even be imported give a reason instead of a score?"""
+    checks = write_checks(tmp_path, "import no_such_module_here\n")
+    results, error = run_checks(checks, "toy", None)
+    assert results == [] and "could not run" in error
