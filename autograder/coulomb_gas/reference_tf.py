@@ -1,0 +1,33 @@
+"""TensorFlow reference functions, sent into the student's kernel as source text.
+
+When a check grades one part, the parts it builds on are replaced by these for
+the duration of the call (``student.call(..., uses=...)``), so that a mistake
+in ``energy`` costs points in ``energy`` only.
+"""
+
+ENERGY = '''
+def energy(x):
+    x = tf.convert_to_tensor(x)
+    n = x.shape[-2]
+    eye = tf.eye(n, dtype=x.dtype)
+    diff = x[..., :, None, :] - x[..., None, :, :]
+    r = tf.sqrt(tf.reduce_sum(diff * diff, axis=-1) + eye)
+    pairs = 0.5 * tf.reduce_sum((1 - eye) / r, axis=(-2, -1))
+    return pairs + tf.reduce_sum(x * x, axis=(-2, -1))
+'''
+
+FORCES = ENERGY.replace("def energy(", "def _reference_energy(") + '''
+def forces(x):
+    x = tf.convert_to_tensor(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        e = _reference_energy(x)
+    return -tape.gradient(e, x)
+'''
+
+#: What to pass as ``uses=`` when grading each part.
+USES = {
+    "energy": {},
+    "forces": {"energy": ENERGY},
+    "gradient_descent": {"energy": ENERGY, "forces": FORCES},
+}
