@@ -13,7 +13,7 @@ from solutions import coulomb_gas as oracle
 USE = USES["gradient_descent"]
 
 #: (steps, eta, random starts) that relax every reference (n, dim) to its ground state.
-RELAX = {"steps": 3000, "eta": 0.01, "starts": 16}
+RELAX = {"steps": 1000, "eta": 0.1, "starts": 16}
 
 
 def relax(student, x, steps, eta):
