@@ -40,7 +40,7 @@ c.Autograde.autograde_preprocessors = autograde_preprocessors()
 c.SandboxedExecute.checks_dir = os.path.join(here, "autograder")
 c.SandboxedExecute.solutions_dir = os.path.join(here, "solutions")
 c.SandboxedExecute.timeout = 300  # seconds a cell may run
-c.SandboxedExecute.memory_mb = 8192  # memory limit of a submission's kernel
+c.SandboxedExecute.memory_mb = 4096  # memory limit of a submission's kernel (MB)
 '''
 
 

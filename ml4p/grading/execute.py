@@ -9,9 +9,11 @@ the gradebook, feedback, export) reads those cells as usual.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from nbclient import NotebookClient
@@ -70,60 +72,92 @@ class SandboxedExecute(NbGraderPreprocessor):
     data_dirs = List(Unicode(), help="Folders made readable (read-only) inside the sandbox, e.g. data sets").tag(config=True)
 
     def limits(self) -> sandbox.Limits:
-        import os
         threads = self.threads or os.cpu_count() or 1
         return sandbox.Limits(memory_mb=self.memory_mb, processes=self.processes,
                               cpu_seconds=self.cpu_seconds, threads=threads)
 
     def preprocess(self, nb, resources):
         assignment = resources["nbgrader"]["assignment"]
-        checks_dir = Path(self.checks_dir)
-        cells = hidden_check_cells(nb, parts_with_checks(checks_dir, assignment))
-        source_dir = Path(resources.get("metadata", {}).get("path") or ".")
-        started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="ml4p-sandbox-") as scratch:
-            work = Path(scratch) / "work"
-            shutil.copytree(source_dir, work, ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
-            km = sandbox.sandboxed_kernel_manager(work, limits=self.limits(),
-                                                  ro_binds=[Path(d) for d in self.data_dirs])
-            client = CappedNotebookClient(
-                nb, km=km, timeout=self.timeout, allow_errors=True, interrupt_on_timeout=True,
-                error_on_timeout={"ename": "CellTimeoutError",
-                                  "evalue": f"this cell ran longer than {self.timeout} s and was stopped",
-                                  "traceback": [f"CellTimeoutError: this cell ran longer than {self.timeout} s and was stopped"]},
-                output_limit=self.output_limit, resources={"metadata": {"path": str(work)}},
-                record_timing=False,
-            )
-            died = ""
-            try:
-                with client.setup_kernel():
-                    for i, cell in enumerate(nb.cells):
-                        if cell.cell_type != "code" or i in cells:
-                            continue
-                        try:
-                            client.execute_cell(cell, i)
-                        except DeadKernelError:
-                            died = f"the notebook's kernel died while running cell {i + 1}"
-                            cell.outputs.append(new_output("error", ename="DeadKernelError", evalue=died,
-                                                           traceback=[f"DeadKernelError: {died}"]))
-                            break
-                    self.log.info("ml4p: executed %s in %.1f s", assignment, time.monotonic() - started)
-                    if died:
-                        results, error = [], f"{died}, so no check could run"
-                    else:
-                        results, error = run_checks(checks_dir, assignment, km.connection_file,
-                                                    solutions_dir=Path(self.solutions_dir) if self.solutions_dir else None,
-                                                    timeout=self.checks_timeout, threads=self.limits().threads)
-            finally:
-                _shutdown(km)
-        reports = part_reports({part: pts for part, pts in cells.values()}, results, error)
-        for i, (part, _) in cells.items():
-            nb.cells[i].outputs = reports[part].outputs()
-            nb.cells[i].execution_count = None
-        resources.setdefault("ml4p", {})["reports"] = {p: r for p, r in reports.items()}
-        self.log.info("ml4p: graded %s in %.1f s: %s", assignment, time.monotonic() - started,
-                      ", ".join(f"{p} {r.score:g}/{r.max_points:g}" for p, r in reports.items()))
+        outcome = grade_notebook(
+            nb, assignment=assignment, source_dir=Path(resources.get("metadata", {}).get("path") or "."),
+            checks_dir=Path(self.checks_dir), solutions_dir=Path(self.solutions_dir) if self.solutions_dir else None,
+            limits=self.limits(), ro_binds=[Path(d) for d in self.data_dirs], timeout=self.timeout,
+            checks_timeout=self.checks_timeout, output_limit=self.output_limit)
+        resources.setdefault("ml4p", {})["outcome"] = outcome
+        self.log.info("ml4p: %s executed in %.1f s, checked in %.1f s: %s", assignment,
+                      outcome.execute_seconds, outcome.checks_seconds,
+                      ", ".join(f"{p} {r.score:g}/{r.max_points:g}" for p, r in outcome.reports.items()))
         return nb, resources
+
+
+@dataclass
+class Outcome:
+    """What grading one notebook found."""
+
+    reports: dict[str, PartReport]  # part -> report (also written into the notebook)
+    execute_seconds: float  # kernel start and the notebook's own cells
+    checks_seconds: float  # the hidden checks alone
+    kernel_died: str = ""  # which cell killed the kernel, if one did
+
+
+def grade_notebook(nb, *, assignment: str, source_dir: Path, checks_dir: Path, solutions_dir: Path | None,
+                   limits: sandbox.Limits = sandbox.Limits(), ro_binds=(), timeout: int = 300,
+                   checks_timeout: int = 600, output_limit: int = 5_000_000) -> Outcome:
+    """Run ``nb`` in a sandboxed kernel, then its hidden checks; fill the hidden-check cells in place.
+
+    ``source_dir``: the submission's folder; its files (not notebooks) are copied to a private
+    scratch folder, the only place the kernel may write.
+    """
+    cells = hidden_check_cells(nb, parts_with_checks(checks_dir, assignment))
+    started = time.monotonic()
+    died, checks_seconds = "", 0.0
+    with tempfile.TemporaryDirectory(prefix="ml4p-sandbox-") as scratch:
+        work = Path(scratch) / "work"
+        shutil.copytree(source_dir, work, ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
+        km = sandbox.sandboxed_kernel_manager(work, limits=limits, ro_binds=list(ro_binds))
+        stopped = f"this cell ran longer than {timeout} s and was stopped"
+        client = CappedNotebookClient(
+            nb, km=km, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
+            error_on_timeout={"ename": "CellTimeoutError", "evalue": stopped,
+                              "traceback": [f"CellTimeoutError: {stopped}"]},
+            output_limit=output_limit, resources={"metadata": {"path": str(work)}}, record_timing=False)
+        results, error, execute_seconds = [], "", 0.0
+        try:
+            with client.setup_kernel():
+                died = _execute_cells(client, nb, skip=cells)
+                execute_seconds = time.monotonic() - started
+                if died:
+                    error = f"{died}, so no check could run"
+                else:
+                    results, error = run_checks(checks_dir, assignment, km.connection_file,
+                                                solutions_dir=solutions_dir, timeout=checks_timeout,
+                                                threads=limits.threads)
+                    checks_seconds = time.monotonic() - started - execute_seconds
+        except (RuntimeError, TimeoutError, OSError) as exc:  # the kernel did not start
+            died = f"the sandboxed kernel could not start ({type(exc).__name__}: {exc})"
+            error = f"{died}, so no check could run"
+        finally:
+            _shutdown(km)
+    reports = part_reports({part: pts for part, pts in cells.values()}, results, error)
+    for i, (part, _) in cells.items():
+        nb.cells[i].outputs = reports[part].outputs()
+        nb.cells[i].execution_count = None
+    return Outcome(reports, execute_seconds, checks_seconds, died)
+
+
+def _execute_cells(client: NotebookClient, nb, *, skip) -> str:
+    """Run every code cell but those in ``skip``; returns how the kernel died, if it did."""
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or i in skip:
+            continue
+        try:
+            client.execute_cell(cell, i)
+        except DeadKernelError:
+            died = f"the notebook's kernel died while running cell {i + 1}"
+            cell.outputs.append(new_output("error", ename="DeadKernelError", evalue=died,
+                                           traceback=[f"DeadKernelError: {died}"]))
+            return died
+    return ""
 
 
 def _shutdown(km) -> None:
@@ -144,7 +178,7 @@ def autograde_preprocessors() -> list:
     from nbgrader.converters.autograde import Autograde
     from nbgrader.preprocessors import Execute
 
-    return [SandboxedExecute if p is Execute else p for p in Autograde.autograde_preprocessors.default_value]
+    return [SandboxedExecute if p is Execute else p for p in Autograde.class_traits()["autograde_preprocessors"].default()]
 
 
-__all__ = ["SandboxedExecute", "CappedNotebookClient", "PartReport", "autograde_preprocessors"]
+__all__ = ["SandboxedExecute", "Outcome", "grade_notebook", "autograde_preprocessors"]

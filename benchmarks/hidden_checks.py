@@ -1,0 +1,70 @@
+"""How long an assignment's hidden checks take, apart from the notebook's own execution.
+
+    python benchmarks/hidden_checks.py [--assignment coulomb_gas] [--repeat 3]
+
+Grades the solution notebook in a sandboxed kernel `--repeat` times and prints
+a Markdown table: kernel start + notebook cells, and the hidden checks alone
+(target: at most 15 s per assignment).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from ml4p.course import assignment_names, create_course, materials_root
+from ml4p.grading.execute import grade_notebook
+from ml4p.grading.submissions import known_submissions
+from ml4p.release import release
+
+TARGET_SECONDS = 15.0
+
+
+def measure(assignment: str, repeat: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="ml4p-bench-") as tmp:
+        course = create_course(Path(tmp) / "course", materials=materials_root(), assignments=[assignment])
+        release(assignment, course=course)
+        reference = known_submissions(course, assignment)["reference"][0]
+        folder = Path(tmp) / "submission"
+        folder.mkdir()
+        runs = []
+        for _ in range(repeat):
+            nb = nbformat.from_dict(reference)
+            outcome = grade_notebook(nb, assignment=assignment, source_dir=folder,
+                                     checks_dir=course / "autograder", solutions_dir=course / "solutions")
+            full = all(r.score == r.max_points for r in outcome.reports.values())
+            runs.append((outcome.execute_seconds, outcome.checks_seconds, full))
+    return {
+        "assignment": assignment,
+        "execute": statistics.median(r[0] for r in runs),
+        "checks": statistics.median(r[1] for r in runs),
+        "full_marks": all(r[2] for r in runs),
+    }
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| assignment | kernel start + notebook (s) | hidden checks (s) | target (s) | solution full marks |",
+             "| --- | ---: | ---: | ---: | --- |"]
+    for r in rows:
+        verdict = "met" if r["checks"] <= TARGET_SECONDS else f"missed by {r['checks'] - TARGET_SECONDS:.1f} s"
+        lines.append(f"| {r['assignment']} | {r['execute']:.1f} | {r['checks']:.1f} ({verdict}) | "
+                     f"≤ {TARGET_SECONDS:g} | {'yes' if r['full_marks'] else 'NO'} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--assignment", action="append", help="default: every assignment")
+    parser.add_argument("--repeat", type=int, default=3, help="gradings per assignment (median reported)")
+    args = parser.parse_args(argv)
+    names = args.assignment or assignment_names(materials_root())
+    out = table([measure(a, args.repeat) for a in names])
+    print(out)
+    return out
+
+
+if __name__ == "__main__":
+    main()
