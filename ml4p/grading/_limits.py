@@ -1,0 +1,58 @@
+"""Set resource limits, optionally drop to an unprivileged uid, then exec a command.
+
+The first process of a sandboxed kernel (see `sandbox.py`): it runs inside
+bubblewrap, after the namespaces exist, so that RLIMIT_NPROC counts only this
+sandbox's processes, and it must stay tiny (it is on every kernel's start path).
+
+    python -m ml4p.grading._limits --memory-mb 4096 --processes 256 \
+        --cpu-seconds 1800 --file-size-mb 256 [--uid U --gid G] [--chdir DIR] -- CMD ARG...
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+
+_MB = 1 << 20
+_CPU_GRACE_SECONDS = 5  # between SIGXCPU (soft limit) and SIGKILL (hard limit)
+
+
+def _set(which: int, soft: int, hard: int | None = None) -> None:
+    hard = soft if hard is None else hard
+    _, current_hard = resource.getrlimit(which)
+    if current_hard != resource.RLIM_INFINITY and os.geteuid() != 0:
+        soft, hard = min(soft, current_hard), min(hard, current_hard)
+    try:
+        resource.setrlimit(which, (soft, hard))
+    except (ValueError, OSError) as error:
+        if sys.platform.startswith("linux"):
+            raise
+        print(f"ml4p sandbox: resource limit {which} not set: {error}", file=sys.stderr)
+
+
+def main(argv: list[str]) -> None:
+    """Apply the `--name value` options up to `--`, then exec what follows."""
+    split = argv.index("--")
+    options = dict(zip(argv[0:split:2], argv[1:split:2]))
+    command = argv[split + 1 :]
+    _set(resource.RLIMIT_AS, int(options["--memory-mb"]) * _MB)
+    cpu = int(options["--cpu-seconds"])
+    _set(resource.RLIMIT_CPU, cpu, cpu + _CPU_GRACE_SECONDS)
+    _set(resource.RLIMIT_FSIZE, int(options["--file-size-mb"]) * _MB)
+    _set(resource.RLIMIT_CORE, 0)
+    if int(options["--processes"]) >= 0:  # -1: leave alone
+        _set(resource.RLIMIT_NPROC, int(options["--processes"]))
+    if "--uid" in options:  # only as root: setuid drops every capability
+        os.setgroups([])
+        os.setgid(int(options["--gid"]))
+        os.setuid(int(options["--uid"]))
+        if os.getuid() == 0 or os.geteuid() == 0:
+            raise SystemExit("ml4p sandbox: could not drop root")
+    if "--chdir" in options:  # after setuid: root without capabilities may not enter
+        os.chdir(options["--chdir"])
+    os.execv(command[0], command)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,514 @@
+"""Call a notebook's functions from the trusted grader process, data only.
+
+    proxy = KernelProxy(connection_file, timeout=60)
+    forces = proxy.forces(x)                              # x: numpy array
+    forces = proxy.call("forces", x, uses={"energy": REFERENCE_ENERGY_SOURCE})
+
+Arguments go into the kernel as `.npy` bytes (or as trusted source text,
+`KernelCode`); results come back as `.npy` bytes in a display message with a
+private mimetype and are decoded with `np.load(..., allow_pickle=False)` after
+the header has been checked against the data size. Nothing the kernel sends is
+unpickled or executed; anything unexpected is a `BadResult`.
+
+The kernel-side code travels as source with every call and runs in a fresh
+namespace: it relies on nothing left in the notebook, and leaves nothing there.
+A student who replaces `np.save` or `display` in the kernel only breaks their
+own results.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import io
+import json
+import math
+import queue
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zmq
+from jupyter_client import BlockingKernelClient
+from jupyter_client.connect import channel_socket_types
+
+RESULT_MIME = "application/vnd.ml4p.result+json"
+MAX_RESULT_BYTES = 256 << 20  # total .npy bytes of one result
+_MAX_MESSAGE_BYTES = MAX_RESULT_BYTES * 4 // 3 + (16 << 20)  # base64 + JSON; larger: dropped
+_MAX_ERROR_CHARS = 500  # StudentError messages are truncated to this
+_KEEP_OUTPUT_CHARS = 2048  # `last_output` keeps the tail of a call's stdout/stderr
+_INTERRUPT_GRACE_SECONDS = 5.0  # after an interrupt, how long the kernel may take to go idle
+_HEARTBEAT_MISSES = 3  # consecutive quiet seconds without heartbeat: the kernel is dead
+_MAX_NESTING = 8  # of tuples in arguments and results
+_NUMERIC_KINDS = "biufc"  # bool, int, uint, float, complex
+
+
+class StudentError(Exception):
+    """The student's function failed; str() is a short "TypeError: message"."""
+
+
+class CallTimeout(StudentError):
+    """The call exceeded its timeout (the kernel was interrupted)."""
+
+
+class KernelDied(StudentError):
+    """The kernel is gone, or stuck after an interrupt: no further calls."""
+
+
+class BadResult(StudentError):
+    """The kernel's reply was missing, malformed, not numeric arrays, or too large."""
+
+
+@dataclass(frozen=True)
+class KernelCode:
+    """Trusted source of an expression evaluated in the kernel (with `tf`, `np`) as an argument."""
+
+    source: str  # e.g. "lambda x: -2.0 * tf.reduce_sum(x**2, axis=(-2, -1))"
+
+
+# ---------------------------------------------------------------- kernel side
+
+# Runs in the kernel, in a fresh namespace holding only _REQUEST (JSON text).
+_KERNEL_SOURCE = r'''
+def _ml4p_call(request_json):
+    import base64, io, json, signal
+    import numpy as np
+    from IPython import get_ipython
+    from IPython.display import display
+
+    request = json.loads(request_json)
+    missing = object()
+    modules = {}
+
+    def publish(result):
+        display({request["mime"]: result}, raw=True)
+
+    def tf():
+        if "tf" not in modules:
+            import tensorflow
+            modules["tf"] = tensorflow
+        return modules["tf"]
+
+    def message(error):
+        try:
+            return f"{type(error).__name__}: {error}"[:2000]
+        except Exception:
+            return type(error).__name__
+
+    def decode(node):
+        kind = node["k"]
+        if kind == "npy":
+            value = np.load(io.BytesIO(base64.b64decode(node["b"])), allow_pickle=False)
+            return value[()] if node["scalar"] else value
+        if kind == "py":
+            return node["v"]
+        if kind == "float":
+            return float.fromhex(node["v"])
+        if kind == "complex":
+            return complex(float.fromhex(node["re"]), float.fromhex(node["im"]))
+        if kind == "code":
+            return eval(node["src"], {"tf": tf(), "np": np, "__name__": "ml4p_grader"})
+        items = [decode(item) for item in node["items"]]
+        return tuple(items) if kind == "tuple" else items
+
+    class Unusable(Exception):
+        pass
+
+    def encode(value, size):
+        if isinstance(value, (tuple, list)):
+            return [encode(item, size) for item in value]
+        if value is None:
+            raise Unusable("returned None (is a `return` missing?)")
+        array = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+        if array.dtype.hasobject or array.dtype.kind not in "biufc":
+            what = (f"an array of dtype {array.dtype}" if isinstance(value, np.ndarray)
+                    else f"a value of type {type(value).__name__}")
+            raise Unusable(f"returned {what}, not numbers")
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        size.append(buffer.tell())
+        if sum(size) > request["limit"]:
+            raise Unusable(f"returned more than {request['limit'] >> 20} MB")
+        return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+    namespace = get_ipython().user_ns
+    name = request["name"]
+    if request["mode"] == "defined":
+        return publish({"ok": True, "values": [encode(callable(namespace.get(name)), [])],
+                        "tuple": False})
+    saved = {}
+    try:
+        for used, source in request["uses"].items():
+            scope = {"tf": tf(), "np": np, "__name__": "ml4p_grader"}
+            try:
+                exec(source, scope)
+                replacement = scope[used]
+            except Exception as error:
+                return publish({"ok": False, "bad": True,
+                                "error": f"grader code for `{used}` failed: {message(error)}"})
+            saved[used] = namespace.get(used, missing)
+            namespace[used] = replacement
+        function = namespace.get(name, missing)
+        if function is missing:
+            return publish({"ok": False, "error": f"`{name}` is not defined — did you run its cell?"})
+        if not callable(function):
+            return publish({"ok": False,
+                            "error": f"`{name}` is a {type(function).__name__}, not a function"})
+        if saved and hasattr(function, "python_function"):
+            # a fresh trace: the old one captured the student's globals
+            function = tf().function(function.python_function,
+                                     input_signature=getattr(function, "input_signature", None))
+        args = decode(request["args"])
+        kwargs = {key: decode(node) for key, node in request["kwargs"].items()}
+        try:
+            value = function(*args, **kwargs)
+        except (Exception, SystemExit) as error:
+            return publish({"ok": False, "error": message(error)})
+        try:
+            is_tuple = isinstance(value, (tuple, list))
+            values = encode(value, []) if is_tuple else [encode(value, [])]
+        except Unusable as error:
+            return publish({"ok": False, "bad": True, "error": f"`{name}` {error}"})
+        except Exception as error:
+            return publish({"ok": False, "bad": True,
+                            "error": f"`{name}` returned something unusable: {message(error)}"})
+        return publish({"ok": True, "values": values, "tuple": is_tuple})
+    finally:
+        if saved:  # restore the student's globals, even if interrupted meanwhile
+            pending = []
+            previous = signal.signal(signal.SIGINT, lambda *_: pending.append(1))
+            try:
+                for used, old in saved.items():
+                    if old is missing:
+                        namespace.pop(used, None)
+                    else:
+                        namespace[used] = old
+            finally:
+                signal.signal(signal.SIGINT, previous)
+            if pending:
+                raise KeyboardInterrupt
+
+_ml4p_call(_REQUEST)
+'''
+
+
+def _kernel_code(request: dict) -> str:
+    """One line of code for `execute_request` (no IPython syntax can hide in it)."""
+    return (
+        "__import__('builtins').exec(__import__('builtins').compile("
+        f"{_KERNEL_SOURCE!r}, '<ml4p-proxy>', 'exec'), "
+        f"{{'__name__': 'ml4p_proxy', '_REQUEST': {json.dumps(request)!r}}})"
+    )
+
+
+# ---------------------------------------------------------------- trusted side
+
+
+def _encode_argument(value: Any, depth: int = 0) -> dict:
+    """An argument as a JSON-able node; arrays as base64 .npy bytes."""
+    if depth > _MAX_NESTING:
+        raise TypeError("arguments nested too deeply")
+    if isinstance(value, KernelCode):
+        return {"k": "code", "src": value.source}
+    if isinstance(value, (tuple, list)):
+        kind = "tuple" if isinstance(value, tuple) else "list"
+        return {"k": kind, "items": [_encode_argument(item, depth + 1) for item in value]}
+    if isinstance(value, (np.generic, np.ndarray)):
+        array = np.asarray(value)
+        if array.dtype.hasobject or array.dtype.kind not in _NUMERIC_KINDS:
+            raise TypeError(f"cannot send an array of dtype {array.dtype} to the kernel")
+        buffer = io.BytesIO()
+        np.save(buffer, array, allow_pickle=False)
+        encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+        return {"k": "npy", "b": encoded, "scalar": isinstance(value, np.generic)}
+    if value is None or isinstance(value, (bool, str, int)):
+        return {"k": "py", "v": value}
+    if isinstance(value, float):
+        return {"k": "float", "v": value.hex()}
+    if isinstance(value, complex):
+        return {"k": "complex", "re": value.real.hex(), "im": value.imag.hex()}
+    raise TypeError(
+        f"cannot send a {type(value).__name__} to the kernel: "
+        "use numpy arrays, scalars, tuples/lists of those, or KernelCode"
+    )
+
+
+def _decode_array(text: Any) -> np.ndarray:
+    """A numeric array from base64 .npy bytes, checking the header before any allocation."""
+    if not isinstance(text, str):
+        raise BadResult("malformed result: an array is not a string")
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadResult("malformed result: not base64") from None
+    stream = io.BytesIO(raw)
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
+    except ValueError as error:
+        raise BadResult(f"malformed result: not .npy data ({error})") from None
+    if dtype.hasobject or dtype.fields is not None or dtype.subdtype is not None:
+        raise BadResult(f"the result has dtype {dtype}, not numbers")
+    if dtype.kind not in _NUMERIC_KINDS:
+        raise BadResult(f"the result has dtype {dtype}, not numbers")
+    if any(n < 0 for n in shape) or math.prod(shape) * dtype.itemsize != len(raw) - stream.tell():
+        raise BadResult("malformed result: the .npy header does not match its data")
+    stream.seek(0)
+    try:
+        return np.load(stream, allow_pickle=False)
+    except ValueError as error:
+        raise BadResult(f"malformed result: {error}") from None
+
+
+def _decode_values(node: Any, depth: int = 0) -> Any:
+    if isinstance(node, list) and depth < _MAX_NESTING:
+        return tuple(_decode_values(item, depth + 1) for item in node)
+    return _decode_array(node)
+
+
+def _size(node: Any, depth: int = 0) -> int:
+    if isinstance(node, str):
+        return len(node)
+    if isinstance(node, list) and depth < _MAX_NESTING:
+        return sum(_size(item, depth + 1) for item in node)
+    raise BadResult("malformed result: values are not arrays")
+
+
+def _short(text: Any, trusted_sources: list[str]) -> str:
+    """A student-controlled message, truncated, never quoting the grader's sources."""
+    text = str(text)
+    for source in trusted_sources:
+        for line in source.splitlines():
+            if len(line.strip()) >= 16 and line.strip() in text:
+                return "(message withheld: it quotes grader code)"
+    if len(text) > _MAX_ERROR_CHARS:
+        return text[: _MAX_ERROR_CHARS - 3] + "..."
+    return text
+
+
+class _Client(BlockingKernelClient):
+    """A client that drops (rather than buffers) huge messages from the kernel."""
+
+    def _create_connected_socket(self, channel: str, identity: bytes | None = None):
+        if self.curve_publickey is not None:
+            return super()._create_connected_socket(channel, identity)
+        socket = self.context.socket(channel_socket_types[channel])
+        socket.linger = 1000
+        if identity:
+            socket.identity = identity
+        socket.setsockopt(zmq.MAXMSGSIZE, _MAX_MESSAGE_BYTES)  # before connect
+        socket.connect(self._make_url(channel))
+        return socket
+
+
+class KernelProxy:
+    """Calls functions defined in a running notebook kernel; results come back as arrays.
+
+    `connection` is the kernel's connection file, or (better: the kernel can
+    rewrite files in its workdir) the connection info the grader's manager holds.
+    """
+
+    def __init__(self, connection: str | Path | Mapping[str, Any], *, timeout: float = 60.0):
+        self.timeout = timeout  # default seconds per call
+        self.last_output = ""  # tail of what the last call printed (debugging only)
+        self._dead: str | None = None  # why the kernel is unusable, once it is
+        self._client = _Client()
+        if isinstance(connection, Mapping):
+            self._client.load_connection_info(dict(connection))
+        else:
+            self._client.load_connection_file(str(connection))
+        self._client.start_channels()
+        try:
+            self._client.wait_for_ready(timeout=timeout)
+        except RuntimeError as error:
+            self._dead = f"the kernel does not answer ({error})"
+
+    def __enter__(self) -> KernelProxy:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Disconnect from the kernel (which keeps running)."""
+        if self._client is not None:
+            self._client.stop_channels()
+            self._client = None
+            self._dead = self._dead or "the proxy was closed"
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return functools.partial(self.call, name)
+
+    def defined(self, name: str) -> bool:
+        """Is there a callable called `name` in the notebook's namespace?"""
+        request = self._request("defined", name, args=(), kwargs={}, uses={})
+        return bool(self._run(request, name, self.timeout, []))
+
+    def call(
+        self,
+        name: str,
+        *args: Any,
+        uses: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """`name(*args, **kwargs)` in the kernel: an ndarray, or a tuple for tuple/list results.
+
+        uses: {global name: trusted source defining it}, swapped into the
+        notebook's namespace for this call only (a reference `energy` while
+        grading `forces`).
+        """
+        uses = dict(uses or {})
+        request = self._request("call", name, args, kwargs, uses)
+        sources = list(uses.values()) + _kernel_sources((args, tuple(kwargs.values())))
+        return self._run(request, name, self.timeout if timeout is None else timeout, sources)
+
+    # ------------------------------------------------------------ internals
+
+    @staticmethod
+    def _request(mode: str, name: str, args: tuple, kwargs: Mapping, uses: Mapping) -> dict:
+        if not name.isidentifier():
+            raise ValueError(f"not a Python name: {name!r}")
+        for used, source in uses.items():
+            if not used.isidentifier() or not isinstance(source, str):
+                raise TypeError("uses maps global names to source text")
+        return {
+            "mode": mode,
+            "name": name,
+            "args": _encode_argument(tuple(args)),
+            "kwargs": {key: _encode_argument(value) for key, value in kwargs.items()},
+            "uses": dict(uses),
+            "mime": RESULT_MIME,
+            "limit": MAX_RESULT_BYTES,
+        }
+
+    def _run(self, request: dict, name: str, timeout: float, sources: list[str]) -> Any:
+        if self._dead:
+            raise KernelDied(self._dead)
+        client = self._client
+        msg_id = client.execute(
+            _kernel_code(request), silent=False, store_history=False,
+            allow_stdin=False, stop_on_error=False,
+        )  # fmt: skip
+        self.last_output = ""
+        results, error = [], None
+        deadline = time.monotonic() + timeout
+        misses = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._interrupt(msg_id, name, timeout)
+            try:
+                msg = self._next_message(min(remaining, 1.0))
+            except queue.Empty:
+                misses = 0 if client.hb_channel.is_beating() else misses + 1
+                if misses >= _HEARTBEAT_MISSES:
+                    self._dead = "the kernel died"
+                    raise KernelDied(f"the kernel died while running `{name}`") from None
+                continue
+            kind, content = _parts(msg, msg_id)
+            if kind == "status" and content.get("execution_state") == "idle":
+                break
+            data = content.get("data")
+            if kind in ("display_data", "execute_result") and isinstance(data, dict) and RESULT_MIME in data:
+                results.append(data[RESULT_MIME])
+            elif kind == "error":
+                error = f"{content.get('ename')}: {content.get('evalue')}"
+            else:
+                self._keep_output(content)
+        self._drain_shell()
+        if len(results) > 1:
+            raise BadResult(f"`{name}`: the kernel sent more than one result")
+        if not results:
+            if error is not None:
+                raise StudentError(_short(error, sources))
+            raise BadResult(f"`{name}`: the kernel sent no result (were display or numpy replaced?)")
+        return self._decode(results[0], name, sources)
+
+    def _decode(self, result: Any, name: str, sources: list[str]) -> Any:
+        if not isinstance(result, dict) or not isinstance(result.get("ok"), bool):
+            raise BadResult(f"`{name}`: malformed result")
+        if not result["ok"]:
+            message = _short(result.get("error"), sources)
+            raise (BadResult if result.get("bad") else StudentError)(message)
+        values = result.get("values")
+        if not isinstance(values, list) or not isinstance(result.get("tuple"), bool):
+            raise BadResult(f"`{name}`: malformed result")
+        if _size(values) > MAX_RESULT_BYTES * 4 // 3 + 1024:
+            raise BadResult(f"`{name}` returned more than {MAX_RESULT_BYTES >> 20} MB")
+        if result["tuple"]:
+            return _decode_values(values)
+        if len(values) != 1:
+            raise BadResult(f"`{name}`: malformed result")
+        return _decode_array(values[0])
+
+    def _next_message(self, timeout: float) -> dict:
+        """The next iopub message; raises queue.Empty, or BadResult if it cannot be parsed."""
+        try:
+            return self._client.get_iopub_msg(timeout=timeout)
+        except queue.Empty:
+            raise
+        except Exception as error:  # the kernel signs its messages, so it can send junk
+            raise BadResult(f"the kernel sent a malformed message ({type(error).__name__})") from None
+
+    def _keep_output(self, content: dict) -> None:
+        text = content.get("text")
+        if text is None and isinstance(content.get("data"), dict):
+            text = content["data"].get("text/plain")
+        if isinstance(text, str):
+            self.last_output = (self.last_output + text)[-_KEEP_OUTPUT_CHARS:]
+
+    def _drain_shell(self) -> None:
+        while True:
+            try:
+                self._client.get_shell_msg(timeout=0)
+            except queue.Empty:
+                return
+
+    def _interrupt(self, msg_id: str, name: str, timeout: float) -> None:
+        """Interrupt the running call; raise CallTimeout (and mark the kernel dead if stuck)."""
+        client = self._client
+        client.control_channel.send(client.session.msg("interrupt_request", {}))
+        deadline = time.monotonic() + _INTERRUPT_GRACE_SECONDS
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                msg = self._next_message(remaining)
+            except queue.Empty:
+                break
+            except BadResult:
+                continue
+            kind, content = _parts(msg, msg_id)
+            if kind == "status" and content.get("execution_state") == "idle":
+                self._drain_shell()
+                raise CallTimeout(f"`{name}` did not return within {timeout:g} s")
+        self._dead = f"the kernel did not recover after `{name}` was interrupted"
+        raise CallTimeout(f"`{name}` did not return within {timeout:g} s, and did not stop")
+
+
+def _parts(msg: Any, msg_id: str) -> tuple[str | None, dict]:
+    """(type, content) of a message replying to `msg_id`; (None, {}) for any other or junk."""
+    parent = msg.get("parent_header") if isinstance(msg, dict) else None
+    content = msg.get("content") if isinstance(msg, dict) else None
+    if not isinstance(parent, dict) or parent.get("msg_id") != msg_id or not isinstance(content, dict):
+        return None, {}
+    return msg.get("msg_type"), content
+
+
+def _kernel_sources(value: Any) -> list[str]:
+    """The KernelCode sources inside (nested) arguments."""
+    if isinstance(value, KernelCode):
+        return [value.source]
+    if isinstance(value, (tuple, list)):
+        return [source for item in value for source in _kernel_sources(item)]
+    return []

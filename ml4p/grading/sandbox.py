@@ -1,0 +1,371 @@
+"""A sandboxed Jupyter kernel for untrusted submissions.
+
+The kernel (`python -m ipykernel_launcher`) runs inside bubblewrap: no network,
+a read-only system (only what Python needs), no course files, one writable
+scratch directory (`workdir`), a minimal environment and resource limits. It
+talks to the grader over Jupyter's `ipc` transport: unix sockets in
+`workdir/.kernel/`, which is bound at the same absolute path inside, so the
+connection file reads the same on both sides.
+
+    km = sandboxed_kernel_manager(workdir, limits=Limits(cpu_seconds=600))
+    client = NotebookClient(nb, km=km, timeout=600,
+                            resources={"metadata": {"path": str(workdir)}})
+    with client.setup_kernel():
+        ...
+    await km.shutdown_kernel(now=True)
+
+Layout of `workdir` (the caller creates it and copies the submission there):
+
+    workdir/            the kernel's cwd, writable by the kernel
+    workdir/.home/      $HOME (~/.keras, ~/.ipython, matplotlib's cache)
+    workdir/.kernel/    connection file (read-only inside) and ipc sockets
+
+When the grader runs as root, the kernel runs as a throwaway uid (one per
+kernel, so RLIMIT_NPROC contains a fork bomb per sandbox), `workdir` is chowned
+to it, and `.kernel/` is given back to root once the sockets exist, so student
+code cannot swap the grader's socket paths for links elsewhere.
+
+Without a working bubblewrap (macOS laptops) or with `ML4P_SANDBOX=none`, the
+kernel is still a separate process with the limits and the minimal environment
+in `workdir`, but sees the whole filesystem and network: callers print
+`ISOLATION_WARNING`. `ML4P_SANDBOX=bwrap` makes a missing bubblewrap an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import os
+import shutil
+import site
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from jupyter_client.kernelspec import KernelSpec
+from jupyter_client.manager import AsyncKernelManager
+
+import ml4p
+
+ISOLATION_WARNING = (
+    "WARNING: bubblewrap is unavailable: student code runs WITHOUT filesystem or "
+    "network isolation (only rlimits and a minimal environment)."
+)
+
+SANDBOX_ENV = "ML4P_SANDBOX"  # "none": no bubblewrap; "bwrap": bubblewrap or error; unset: auto
+PACKAGE_MOUNT = Path("/opt/ml4p")  # the ml4p package appears at PACKAGE_MOUNT/ml4p inside
+_SYSTEM_DIRS = ("/usr", "/bin", "/lib", "/lib64", "/sbin", "/etc")
+_UID_BASE = 1 << 29  # throwaway uids: _UID_BASE + (grader pid << 8) + kernel counter
+_uid_counter = itertools.count()
+_MAX_SOCKET_PATH = 100  # sun_path holds 107 bytes; keep a margin for "-<port>"
+_SOCKET_WAIT_SECONDS = 60.0  # how long the kernel may take to bind its sockets
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one sandboxed kernel."""
+
+    memory_mb: int = 4096  # RLIMIT_AS (virtual memory): importing TensorFlow takes ~1.5 GB of it
+    processes: int = 256  # RLIMIT_NPROC: processes + threads the kernel may run at once
+    cpu_seconds: int = 1800  # RLIMIT_CPU: CPU time of the kernel, all threads together
+    file_size_mb: int = 256  # RLIMIT_FSIZE: largest file the kernel may write
+    threads: int = 2  # OMP_NUM_THREADS / TF_NUM_*_THREADS inside the kernel
+
+
+def _mode() -> str:
+    mode = os.environ.get(SANDBOX_ENV, "auto").strip().lower() or "auto"
+    if mode not in {"auto", "none", "bwrap"}:
+        raise ValueError(f"{SANDBOX_ENV}={mode!r}: expected 'none', 'bwrap' or unset")
+    return mode
+
+
+@functools.cache
+def _bwrap_works() -> bool:
+    """Probe once whether bubblewrap can create the namespaces the sandbox uses."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return False
+    probe = [bwrap, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid",
+             "--unshare-ipc", "--unshare-uts", "--proc", "/proc", "--dev", "/dev",
+             "--die-with-parent", "--new-session", "true"]  # fmt: skip
+    try:
+        result = subprocess.run(probe, capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
+def isolation_available() -> bool:
+    """Will new kernels run inside bubblewrap (filesystem and network isolation)?"""
+    mode = _mode()
+    if mode == "none":
+        return False
+    if mode == "bwrap" and not _bwrap_works():
+        raise RuntimeError(f"{SANDBOX_ENV}=bwrap but bubblewrap does not work here")
+    return _bwrap_works()
+
+
+def _is_within(path: Path, parents: Sequence[Path]) -> bool:
+    return any(path == p or p in path.parents for p in parents)
+
+
+class _Mounts:
+    """bwrap arguments that mount directories, creating their parents (0755) first."""
+
+    def __init__(self) -> None:
+        self.args: list[str] = []
+        self.existing: list[Path] = [Path("/")]  # directories that exist inside
+        self.from_host: list[Path] = []  # bound host directories: their contents exist inside
+
+    def _parents(self, dest: Path) -> None:
+        for parent in reversed(dest.parents):
+            if parent not in self.existing and not _is_within(parent, self.from_host):
+                self.args += ["--perms", "0755", "--dir", str(parent)]
+                self.existing.append(parent)
+
+    def bind(self, src: Path, dest: Path | None = None, *, writable: bool = False) -> None:
+        dest = src if dest is None else dest
+        if _is_within(dest, self.from_host):
+            return  # already visible through an enclosing bind
+        self._parents(dest)
+        self.args += ["--bind" if writable else "--ro-bind", str(src), str(dest)]
+        self.existing.append(dest)
+        self.from_host.append(dest)
+
+    def symlink(self, target: str, dest: str) -> None:
+        self.args += ["--symlink", target, dest]
+        self.existing.append(Path(dest))
+
+    def special(self, option: str, dest: str, perms: str | None = None) -> None:
+        """A fresh filesystem (`--proc`, `--dev`, `--tmpfs`) at `dest`."""
+        self._parents(Path(dest))
+        self.args += ["--perms", perms, option, dest] if perms else [option, dest]
+        self.existing.append(Path(dest))
+
+
+def _python_dirs() -> list[tuple[Path, Path]]:
+    """(host directory, path inside) of the Python installation, outermost first.
+
+    Bound at their real paths, and also at the paths Python knows them by
+    when those go through a symlink (a venv's prefix, say).
+    """
+    paths = [sys.base_prefix, sys.prefix, *site.getsitepackages(), os.path.dirname(sys.executable)]
+    pairs = set()
+    for path in filter(os.path.isdir, paths):
+        real = Path(path).resolve()
+        pairs |= {(real, real), (real, Path(os.path.abspath(path)))}
+    return sorted(pairs, key=lambda pair: (len(pair[1].parts), pair[0] != pair[1]))
+
+
+def bwrap_command(
+    workdir: Path,
+    *,
+    ro_binds: Sequence[Path] = (),
+    env: dict[str, str],
+    privileged: bool,
+) -> list[str]:
+    """The bubblewrap prefix that runs a command in the sandbox of `workdir`."""
+    args = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--new-session",
+            "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+            "--unshare-cgroup-try", "--hostname", "ml4p-sandbox"]  # fmt: skip
+    # As root, bwrap keeps every capability: keep only what dropping to the
+    # throwaway uid needs (setuid then clears them). Otherwise a user namespace.
+    args += (["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+             if privileged else ["--unshare-user"])  # fmt: skip
+    args += ["--clearenv"]
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    mounts = _Mounts()
+    for name in _SYSTEM_DIRS:
+        path = Path(name)
+        if path.is_symlink():  # merged /usr: /bin -> usr/bin
+            mounts.symlink(os.readlink(path), name)
+        elif path.is_dir():
+            mounts.bind(path)
+    mounts.special("--proc", "/proc")
+    mounts.special("--dev", "/dev")
+    mounts.special("--tmpfs", "/tmp", perms="1777")  # private: not the host's /tmp
+    mounts.special("--tmpfs", "/dev/shm", perms="1777")
+    for real, inside in _python_dirs():
+        mounts.bind(real, inside)
+    mounts.bind(Path(ml4p.__file__).resolve().parent, PACKAGE_MOUNT / "ml4p")
+    for path in ro_binds:
+        mounts.bind(Path(path).resolve())
+    mounts.bind(workdir, writable=True)
+    kernel_dir = workdir / ".kernel"
+    args += mounts.args
+    args += ["--ro-bind", str(kernel_dir / "kernel.json"), str(kernel_dir / "kernel.json")]
+    return args
+
+
+def _check_workdir(workdir: Path) -> Path:
+    workdir = Path(workdir).resolve()
+    if not workdir.is_dir():
+        raise FileNotFoundError(f"sandbox workdir {workdir} does not exist")
+    package_root = Path(ml4p.__file__).resolve().parent.parent
+    cwd = Path.cwd().resolve()
+    if workdir == Path("/") or _is_within(package_root, [workdir]) or _is_within(cwd, [workdir]):
+        raise ValueError(f"refusing to sandbox in {workdir}: it contains the grader's files")
+    socket_prefix = workdir / ".kernel" / "kernel"
+    if len(str(socket_prefix)) > _MAX_SOCKET_PATH:
+        raise ValueError(f"sandbox workdir path too long for unix sockets: {workdir}")
+    return workdir
+
+
+def _chown_tree(root: Path, uid: int, gid: int) -> None:
+    os.chown(root, uid, gid, follow_symlinks=False)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
+
+
+def _fallback_processes(processes: int) -> int:
+    """RLIMIT_NPROC for a kernel outside bubblewrap: it counts all of the user's tasks.
+
+    So allow `processes` more than the user runs now; -1 (no limit) where
+    /proc cannot tell (macOS).
+    """
+    proc = Path("/proc")
+    if not (proc / "self" / "task").is_dir():
+        return -1
+    uid, tasks = os.getuid(), 0
+    for entry in proc.iterdir():
+        try:
+            if entry.name.isdigit() and entry.stat().st_uid == uid:
+                tasks += len(os.listdir(entry / "task"))
+        except OSError:
+            continue
+    return tasks + processes
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """An AsyncKernelManager whose kernel runs sandboxed in one scratch directory.
+
+    Interrupts go as `interrupt_request` messages on the control channel:
+    a signal to bubblewrap would not reach a kernel in its own pid namespace.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        limits: Limits = Limits(),
+        ro_binds: Sequence[Path] = (),
+        isolate: bool = True,
+        **kwargs,
+    ) -> None:
+        super().__init__(kernel_name="python3", transport="ipc", **kwargs)
+        self.workdir = _check_workdir(workdir)
+        self.limits = limits
+        self.ro_binds = tuple(Path(p) for p in ro_binds)
+        self.isolate = isolate
+        self.sandbox_uid: int | None = None  # the kernel's uid, when the grader is root
+        if isolate and os.geteuid() == 0:
+            self.sandbox_uid = _UID_BASE + (os.getpid() << 8) + next(_uid_counter) % 256
+        kernel_dir = self.workdir / ".kernel"
+        self.connection_file = str(kernel_dir / "kernel.json")
+        self.ip = str(kernel_dir / "kernel")
+        self._kernel_spec = KernelSpec(
+            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            display_name="Python 3 (ml4p sandbox)",
+            language="python",
+            interrupt_mode="message",
+            env={},
+            metadata={},
+        )
+
+    def kernel_env(self) -> dict[str, str]:
+        """The kernel's whole environment: nothing of the grader's leaks in."""
+        threads = str(self.limits.threads)
+        package_parent = PACKAGE_MOUNT if self.isolate else Path(ml4p.__file__).resolve().parent.parent
+        python_bin = os.path.dirname(sys.executable)
+        return {
+            "PATH": f"{python_bin}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(self.workdir / ".home"),
+            "PWD": str(self.workdir),
+            # ipykernel special-cases 1: no parent polling (the grader's pid means
+            # nothing in the sandbox's pid namespace) and no console banner.
+            "JPY_PARENT_PID": "1",
+            "LANG": "C.UTF-8",
+            "PYTHONPATH": str(package_parent),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "MALLOC_ARENA_MAX": "2",  # glibc reserves 64 MB per thread otherwise: RLIMIT_AS
+            # would then count ~1 GB of TensorFlow's idle reservations
+            "MPLBACKEND": "Agg",
+            "TF_CPP_MIN_LOG_LEVEL": "3",
+            "TF_ENABLE_ONEDNN_OPTS": "0",
+            "KERAS_BACKEND": "tensorflow",
+            "OMP_NUM_THREADS": threads,
+            "OPENBLAS_NUM_THREADS": threads,
+            "TF_NUM_INTRAOP_THREADS": threads,
+            "TF_NUM_INTEROP_THREADS": threads,
+        }
+
+    def _limits_command(self) -> list[str]:
+        limits = self.limits
+        processes = limits.processes if self.isolate else _fallback_processes(limits.processes)
+        command = [sys.executable, "-m", "ml4p.grading._limits",
+                   "--memory-mb", str(limits.memory_mb), "--processes", str(processes),
+                   "--cpu-seconds", str(limits.cpu_seconds),
+                   "--file-size-mb", str(limits.file_size_mb)]  # fmt: skip
+        if self.sandbox_uid is not None:
+            command += ["--uid", str(self.sandbox_uid), "--gid", str(self.sandbox_uid)]
+        return command + ["--chdir", str(self.workdir), "--"]
+
+    async def _async_pre_start_kernel(self, **kw):
+        env = self.kernel_env()
+        home = self.workdir / ".home"
+        home.mkdir(exist_ok=True)
+        (self.workdir / ".kernel").mkdir(mode=0o700, exist_ok=True)
+        if self.sandbox_uid is not None:
+            _chown_tree(self.workdir, self.sandbox_uid, self.sandbox_uid)
+        kw["env"] = dict(env)  # replaces the grader's environment, not merged with it
+        kw["cwd"] = str(self.workdir)
+        command, kw = await super()._async_pre_start_kernel(**kw)  # writes the connection file
+        if self.sandbox_uid is not None:
+            os.chown(self.connection_file, self.sandbox_uid, self.sandbox_uid)
+        command = self._limits_command() + command
+        if self.isolate:
+            prefix = bwrap_command(self.workdir, ro_binds=self.ro_binds, env=env,
+                                   privileged=self.sandbox_uid is not None)  # fmt: skip
+            command = [*prefix, "--", *command]
+        return command, kw
+
+    async def _async_post_start_kernel(self, **kw) -> None:
+        if self.sandbox_uid is not None:
+            await self._lock_kernel_dir()
+        await super()._async_post_start_kernel(**kw)
+
+    async def _lock_kernel_dir(self) -> None:
+        """Give `.kernel/` back to root once the kernel has bound its sockets."""
+        sockets = [Path(f"{self.ip}-{port}") for port in self.ports]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _SOCKET_WAIT_SECONDS
+        while not all(s.is_socket() for s in sockets):
+            if not await self._async_is_alive():
+                return  # the start failed; the caller's wait_for_ready reports it
+            if loop.time() > deadline:
+                raise RuntimeError("sandboxed kernel did not bind its sockets in time")
+            await asyncio.sleep(0.02)
+        kernel_dir = self.workdir / ".kernel"
+        os.chown(kernel_dir, 0, 0, follow_symlinks=False)
+        os.chmod(kernel_dir, 0o755, follow_symlinks=False)
+
+
+def sandboxed_kernel_manager(
+    workdir: Path,
+    *,
+    limits: Limits = Limits(),
+    ro_binds: Sequence[Path] = (),
+) -> AsyncKernelManager:
+    """A kernel manager whose kernel runs sandboxed in `workdir` (see the module doc).
+
+    `ro_binds` are extra directories (e.g. prepared data sets) visible read-only
+    at the same path; they must be world-readable when the grader is root.
+    """
+    return SandboxedKernelManager(
+        Path(workdir), limits=limits, ro_binds=ro_binds, isolate=isolation_available()
+    )
