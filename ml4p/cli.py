@@ -84,7 +84,7 @@ def cmd_validate(args) -> int:
     from ml4p.validate import validate
 
     result = validate(args.notebook)
-    console.print(result.report, markup=False)
+    console.print(result.report(), markup=False)
     return 0 if result.ok else 1
 
 

@@ -1,54 +1,70 @@
 """`ml4p validate`: what a student runs before handing in (visible tests only).
 
-It is nbgrader's validator: the notebook runs top to bottom in a fresh kernel
-on the student's own machine, and failing visible tests or edited read-only
-cells are reported. The hidden checks run only when the notebook is graded.
+The notebook runs top to bottom in a fresh kernel on the student's own
+machine, as it will when graded. Reported: cells that raise (a failing
+visible test, a function still raising NotImplementedError, a bug) and
+read-only cells that were edited (grading restores them). The hidden checks
+run only when the notebook is graded.
 """
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import nbformat
+
+
+@dataclass
+class Problem:
+    cell: int  # 1-based, as Jupyter shows it
+    what: str  # the cell's grade id, or its first line
+    message: str
 
 
 @dataclass
 class Validation:
     notebook: Path
-    ok: bool
-    report: str  # nbgrader's words: failing visible tests, edited read-only cells
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def report(self) -> str:
+        if self.ok:
+            return f"{self.notebook.name}: every cell runs and every visible test passes."
+        lines = [f"{self.notebook.name}: {len(self.problems)} problem(s)"]
+        lines += [f"- cell {p.cell} ({p.what}): {p.message}" for p in self.problems]
+        return "\n".join(lines)
+
+
+def _label(cell) -> str:
+    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    return grade_id or (cell.source.strip().splitlines() or ["empty cell"])[0][:60]
 
 
 def validate(notebook: Path | str, *, timeout: int = 600) -> Validation:
-    """Run ``notebook`` in a fresh kernel and report what its visible tests say."""
-    from nbgrader.validator import Validator
-    from traitlets.config import Config
+    """Run ``notebook`` in a fresh kernel and list what would cost points."""
+    from nbclient import NotebookClient
+    from nbgrader.utils import compute_checksum, is_locked
 
     path = Path(notebook).resolve()
     if not path.is_file():
         raise FileNotFoundError(f"no notebook at {path}")
-    config = Config()
-    config.Execute.timeout = timeout
-    out = io.StringIO()
-    validator = Validator(config=config)
-    validator.stream = out
-    results = validator.validate(str(path))
-    ok = not any(results.get(k) for k in ("type_changed", "changed", "failed"))
-    if ok:
-        return Validation(path, True, f"{path.name}: every visible test passes.")
-    _print(validator, results)
-    return Validation(path, False, out.getvalue().strip())
-
-
-def _print(validator, results: dict) -> None:
-    if results.get("type_changed"):
-        validator._print_num_type_changed(len(results["type_changed"]))
-        for cell in results["type_changed"]:
-            validator._print_type_changed(cell["old_type"], cell["new_type"], cell["source"])
-    elif results.get("changed"):
-        validator._print_num_changed(len(results["changed"]))
-        for cell in results["changed"]:
-            validator._print_changed(cell["source"])
-    else:
-        validator._print_num_failed(len(results["failed"]))
-        for cell in results["failed"]:
-            validator._print_error(cell["source"], cell["raw_error"])
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same answer
+        return Validation(path, [Problem(0, "notebook", f"not a readable notebook: {exc}")])
+    result = Validation(path)
+    for i, cell in enumerate(nb.cells):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if is_locked(cell) and "checksum" in meta and meta["checksum"] != compute_checksum(cell):
+            result.problems.append(Problem(i + 1, _label(cell), "a read-only cell was edited; grading "
+                                           "restores the original, so your change will be lost"))
+    NotebookClient(nb, timeout=timeout, allow_errors=True,
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                result.problems.append(Problem(i + 1, _label(cell), f"{out.ename}: {out.evalue}"[:300]))
+    return result

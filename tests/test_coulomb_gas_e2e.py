@@ -20,13 +20,13 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell
 
+from ml4p import cli
 from ml4p.check import judge
-from ml4p.course import create_course, materials_root
+from ml4p.course import materials_root
 from ml4p.grading import sandbox
-from ml4p.grading.autograde import autograde, grades, grades_csv
+from ml4p.grading.autograde import grades
 from ml4p.grading.checks import parts_with_checks
 from ml4p.grading.submissions import SOLUTION_MARKERS, known_submissions, load_mistakes, submit
-from ml4p.release import release
 
 A = "coulomb_gas"
 ROOT = materials_root()
@@ -36,14 +36,12 @@ PARTS = sorted(parts_with_checks(ROOT / "autograder", A))
 pytestmark = pytest.mark.slow
 
 MONKEYPATCH = '''
-# Everything a submission could patch to fake a pass, then a wrong energy.
+# What a submission could patch to fake a pass inside its kernel, then a wrong energy.
 import builtins, sys, types
 import numpy as np
 import IPython
-np.allclose = lambda *a, **k: True
-np.isclose = lambda *a, **k: np.True_
-np.array_equal = lambda *a, **k: True
 np.testing.assert_allclose = lambda *a, **k: None
+np.testing.assert_array_equal = lambda *a, **k: None
 fake_pytest = types.ModuleType("pytest")
 fake_pytest.approx = lambda *a, **k: a[0]
 sys.modules["pytest"] = fake_pytest
@@ -53,6 +51,17 @@ tf.debugging.assert_near = lambda *a, **k: None
 
 def energy(x):
     return "all checks passed"
+'''
+
+
+# Patching numpy's comparisons too breaks TensorFlow in that kernel, so this one
+# goes into a blank notebook: nothing is implemented, everything is faked.
+MONKEYPATCH_NUMPY = MONKEYPATCH + '''
+np.allclose = lambda *a, **k: True
+np.isclose = lambda *a, **k: np.True_
+np.array_equal = lambda *a, **k: True
+np.all = lambda *a, **k: True
+forces = gradient_descent = metropolis = energy
 '''
 
 
@@ -103,24 +112,45 @@ def listener():
     server.close()
 
 
+ATTACKS = ("attack-monkeypatch", "attack-monkeypatch-numpy", "attack-snoop")
+
+
 @pytest.fixture(scope="module")
-def course(tmp_path_factory, listener, monkeypatch_module):
+def graded(tmp_path_factory, listener, monkeypatch_module):
+    """`ml4p check` in a kept course, then the attacks, graded one by one with `ml4p autograde --student`."""
     monkeypatch_module.setenv("ML4P_TEST_SECRET", "hunter2")
-    root = create_course(tmp_path_factory.mktemp("course"), materials=ROOT, assignments=[A])
-    release(A, course=root)
+    root = tmp_path_factory.mktemp("check") / "course"
+    check_exit = cli.main(["check", A, "--keep", str(root), "--quiet"])
     subs = known_submissions(root, A)
-    for student, (nb, _) in subs.items():
-        submit(root, student, A, nb)
     reference = subs["reference"][0]
     attack = copy.deepcopy(reference)
     attack.cells.append(new_code_cell(MONKEYPATCH))
     submit(root, "attack-monkeypatch", A, attack)
+    blank_attack = copy.deepcopy(subs["blank"][0])
+    blank_attack.cells.append(new_code_cell(MONKEYPATCH_NUMPY))
+    submit(root, "attack-monkeypatch-numpy", A, blank_attack)
     snoop = copy.deepcopy(reference)
     snoop.cells.insert(1, new_code_cell(snoop_cell(root, listener[0])))
     submit(root, "attack-snoop", A, snoop)
-    graded = autograde(A, course=root, progress=False)
-    assert all(g.ok for g in graded), [g.error for g in graded if not g.ok]
-    return root
+    autograde_exits = [cli.main(["autograde", A, "--student", s, "--course", str(root), "--quiet"])
+                       for s in ATTACKS]
+    return {"root": root, "check_exit": check_exit, "autograde_exits": autograde_exits}
+
+
+@pytest.fixture(scope="module")
+def course(graded):
+    return graded["root"]
+
+
+def test_ml4p_check_passes(graded):
+    """Does `ml4p check` accept the assignment (solution full, blank 0, every mistake caught on its part)?"""
+    assert graded["check_exit"] == 0
+
+
+def test_autograde_one_student_at_a_time(graded, rows):
+    """Does `ml4p autograde --student` grade exactly that student and exit 0?"""
+    assert graded["autograde_exits"] == [0, 0, 0]
+    assert set(ATTACKS) <= set(rows)
 
 
 @pytest.fixture(scope="module")
@@ -153,10 +183,16 @@ def test_every_mistake_is_a_wrong_answer_somewhere():
 
 
 def test_monkeypatching_fakes_nothing(rows):
-    """Does a submission that patches numpy, pytest, AssertionError and showtraceback lose the part it fakes?"""
+    """Does a submission that patches pytest, numpy.testing, AssertionError and showtraceback lose the part it fakes?"""
     parts = rows["attack-monkeypatch"].parts
     assert parts["energy"][0] == 0
     assert all(parts[p][0] == parts[p][1] for p in PARTS if p != "energy"), parts
+
+
+def test_monkeypatching_numpy_fakes_nothing(rows):
+    """Does a blank submission that also patches numpy's comparisons get 0 on every part?"""
+    parts = rows["attack-monkeypatch-numpy"].parts
+    assert all(parts[p][0] == 0 for p in PARTS), parts
 
 
 @pytest.mark.skipif(not sandbox.isolation_available(), reason="bubblewrap isolation not available")
@@ -190,29 +226,50 @@ def test_nbgrader_export_agrees_with_ml4p_grades(course):
                    capture_output=True)
     exported = {(r["student_id"], r["assignment"]): (float(r["score"]), float(r["max_score"]))
                 for r in csv.DictReader(out.open())}
+    printed = subprocess.run([sys.executable, "-m", "ml4p.cli", "grades", "--format", "csv", "--course", str(course)],
+                             check=True, capture_output=True, text=True).stdout
     ours = {(r["student"], r["assignment"]): (float(r["score"]), float(r["max_score"]))
-            for r in csv.DictReader(io.StringIO(grades_csv(grades(course=course))))}
+            for r in csv.DictReader(io.StringIO(printed))}
     assert ours and ours == exported
 
 
 def solution_lines(course: Path) -> list[str]:
+    """Distinctive lines between the solution markers (not elsewhere in the public notebook)."""
     source = nbformat.read(course / "source" / A / f"{A}.ipynb", as_version=4)
+    public = public_text(course)
     lines = []
     for cell in source.cells:
         inside = False
         for line in cell.source.splitlines():
             if SOLUTION_MARKERS.match(line):
                 inside = not inside
-            elif inside and len(line.strip()) > 25:
+            elif inside and len(line.strip()) > 25 and line.strip() not in public:
                 lines.append(line.strip())
     assert len(lines) > 10
     return lines
 
 
+def public_text(course: Path) -> str:
+    """The source notebook without its solutions: what students may see anyway."""
+    source = nbformat.read(course / "source" / A / f"{A}.ipynb", as_version=4)
+    kept = []
+    for cell in source.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if SOLUTION_MARKERS.match(line):
+                inside = not inside
+            elif not inside:
+                kept.append(line)
+    return "\n".join(kept)
+
+
 def hidden_lines(course: Path) -> list[str]:
+    """Distinctive lines of the hidden checks and the oracle (not in the public notebook)."""
     files = [*(course / "autograder" / A).glob("*.py"), course / "solutions" / f"{A}.py"]
+    public = public_text(course)
     lines = [line.strip() for f in files for line in f.read_text().splitlines()
-             if len(line.strip()) > 30 and not line.strip().startswith(("#", '"""', "import", "from"))]
+             if len(line.strip()) > 30 and not line.strip().startswith(("#", '"""', "import", "from"))
+             and line.strip() not in public]
     assert len(lines) > 50
     return lines
 
@@ -237,3 +294,21 @@ def test_feedback_has_no_hidden_source(course):
         forbidden = hidden_lines(course) + (solution_lines(course) if student == "blank" else [])
         leaked = [line for line in forbidden if line in page]
         assert not leaked, leaked[:3]
+
+
+def test_plain_nbgrader_autograde_uses_the_sandbox_and_checks(course, rows):
+    """Does `nbgrader autograde`, typed by a TA in the course, grade through ml4p with the same result?"""
+    student = "mistake-flipped-gradient-sign"
+    subprocess.run([sys.executable, "-m", "nbgrader", "autograde", A, f"--student={student}", "--force"],
+                   cwd=course, check=True, capture_output=True)
+    again = {r.student: r for r in grades(course=course, assignment=A)}[student]
+    assert again.parts == rows[student].parts
+    assert again.parts["forces"][0] < again.parts["forces"][1]
+
+
+def test_validate_passes_the_solution_and_names_the_blank_problems(course, capsys):
+    """Does `ml4p validate` pass the solution and list the blank's failing cells?"""
+    assert cli.main(["validate", str(course / "submitted" / "reference" / A / f"{A}.ipynb")]) == 0
+    assert cli.main(["validate", str(course / "submitted" / "blank" / A / f"{A}.ipynb")]) == 1
+    out = capsys.readouterr().out
+    assert "NotImplementedError" in out and "energy_visible_tests" in out

@@ -1,0 +1,50 @@
+"""The `ml4p` command's plumbing: defaults, help, and clear errors on bad input."""
+import pytest
+
+from ml4p import cli
+from ml4p.course import create_course, materials_root
+from ml4p.demo import demo
+
+
+def test_demo_default_course_comes_from_the_function():
+    """Does the CLI take `ml4p demo`'s default course from the function, so the two cannot drift?"""
+    args = cli.parser().parse_args(["demo"])
+    assert args.course == cli._default(demo, "course")
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["autograde", "coulomb_gas"], "not a course directory"),
+    (["grades"], "not a course directory"),
+    (["release", "coulomb_gas"], "not a course directory"),
+])
+def test_outside_a_course_the_error_says_what_to_do(tmp_path, monkeypatch, capsys, argv, words):
+    """Run outside a course, does each command exit 2 with a sentence instead of a traceback?"""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+
+
+def test_unknown_assignment_and_student(tmp_path, capsys):
+    """Are an unknown assignment and a student without a submission named in the error?"""
+    course = create_course(tmp_path / "c", materials=materials_root(), assignments=["coulomb_gas"])
+    assert cli.main(["release", "nope", "--course", str(course)]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert cli.main(["autograde", "coulomb_gas", "--student", "ghost", "--course", str(course), "-q"]) == 2
+    assert "ghost" in capsys.readouterr().err
+
+
+def test_validate_reports_an_unreadable_notebook(tmp_path, capsys):
+    """Is a notebook that is not JSON reported as such, with exit 1?"""
+    bad = tmp_path / "broken.ipynb"
+    bad.write_text("{ this is not json")
+    assert cli.main(["validate", str(bad)]) == 1
+    assert "not a readable notebook" in capsys.readouterr().out
+
+
+def test_create_course_refuses_an_unknown_assignment(tmp_path):
+    """Does asking for an assignment that does not exist fail with its name?"""
+    from ml4p.course import CourseError
+
+    with pytest.raises(CourseError, match="unknown assignment 'nope'"):
+        create_course(tmp_path / "c", materials=materials_root(), assignments=["nope"])
