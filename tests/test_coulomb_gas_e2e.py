@@ -291,8 +291,10 @@ def test_feedback_has_no_hidden_source(course):
     for student in ("blank", "mistake-no-rejection"):
         page = html.unescape(re.sub(r"<[^>]+>", "", (course / "feedback" / student / A / f"{A}.html").read_text()))
         assert "Hidden checks for `metropolis`" in page
+        own = "\n".join(c.source for c in nbformat.read(  # the student's own code may show
+            course / "submitted" / student / A / f"{A}.ipynb", as_version=4).cells)
         forbidden = hidden_lines(course) + (solution_lines(course) if student == "blank" else [])
-        leaked = [line for line in forbidden if line in page]
+        leaked = [line for line in forbidden if line in page and line not in own]
         assert not leaked, leaked[:3]
 
 
@@ -312,3 +314,11 @@ def test_validate_passes_the_solution_and_names_the_blank_problems(course, capsy
     assert cli.main(["validate", str(course / "submitted" / "blank" / A / f"{A}.ipynb")]) == 1
     out = capsys.readouterr().out
     assert "NotImplementedError" in out and "energy_visible_tests" in out
+
+
+def test_no_stderr_in_the_graded_solution(course):
+    """Does no TensorFlow (or other) log line reach any cell's stderr in the graded solution?"""
+    nb = autograded_nb(course, "reference")
+    stderr = [o.text for c in nb.cells if c.cell_type == "code" for o in c.outputs
+              if o.output_type == "stream" and o.name == "stderr"]
+    assert not stderr, stderr[:2]
