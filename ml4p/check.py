@@ -6,6 +6,7 @@ declares (``LOSES``) and keep full marks elsewhere.
 """
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,14 +57,14 @@ def judge(student: str, assignment: str, loses: tuple[str, ...] | None, row: Gra
     return verdict
 
 
-def grade_known_submissions(course: Path, assignment: str, *, progress: bool = True
+def grade_known_submissions(course: Path, assignment: str, *, jobs: int = 1, progress: bool = True
                             ) -> tuple[list[Verdict], list[GradedSubmission]]:
     """Release ``assignment``, submit its known submissions, autograde, and judge."""
     release(assignment, course=course)
     subs = known_submissions(course, assignment)
     for student, (nb, _) in subs.items():
         submit(course, student, assignment, nb)
-    graded = autograde(assignment, course=course, progress=progress)
+    graded = autograde(assignment, course=course, force=True, jobs=jobs, progress=progress)
     rows = {r.student: r for r in grades(course=course, assignment=assignment)}
     autograded = parts_with_checks(course / "autograder", assignment)
     verdicts = [judge(s, assignment, loses, rows.get(s), autograded) for s, (_, loses) in subs.items()]
@@ -71,10 +72,10 @@ def grade_known_submissions(course: Path, assignment: str, *, progress: bool = T
 
 
 def check(assignment: str, *, materials: Path | None = None, keep: Path | None = None,
-          progress: bool = True) -> list[Verdict]:
+          jobs: int = os.cpu_count() or 1, progress: bool = True) -> list[Verdict]:
     """Grade the solution, the blank release and every known mistake in a scratch course."""
     with tempfile.TemporaryDirectory(prefix="ml4p-check-") as tmp:
         course = create_course(Path(keep or tmp), materials=materials or materials_root(),
                                assignments=[assignment])
-        verdicts, _ = grade_known_submissions(course, assignment, progress=progress)
+        verdicts, _ = grade_known_submissions(course, assignment, jobs=jobs, progress=progress)
     return verdicts

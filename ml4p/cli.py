@@ -44,7 +44,7 @@ def cmd_demo(args) -> int:
     from ml4p.demo import demo
 
     _warn_isolation()
-    result = demo(course=args.course, assignments=args.assignment or None, progress=not args.quiet)
+    result = demo(course=args.course, assignments=args.assignment or None, jobs=args.jobs, progress=not args.quiet)
     console.print(_verdict_table(result.verdicts, f"ml4p demo course at {result.course}"))
     for g in result.graded:
         if not g.ok:
@@ -67,7 +67,8 @@ def cmd_autograde(args) -> int:
 
     _warn_isolation()
     done = autograde(args.assignment, course=args.course, student=args.student,
-                     force=True, progress=not args.quiet)
+                     force=args.force or bool(args.student), jobs=args.jobs, cluster=args.cluster,
+                     progress=not args.quiet)
     rows = {r.student: r for r in grades(course=args.course, assignment=args.assignment)}
     table = Table(title=f"autograde {args.assignment}")
     for col in ("student", "score", "seconds", "status"):
@@ -108,7 +109,8 @@ def cmd_check(args) -> int:
     from ml4p.check import check
 
     _warn_isolation()
-    verdicts = check(args.assignment, keep=Path(args.keep) if args.keep else None, progress=not args.quiet)
+    verdicts = check(args.assignment, keep=Path(args.keep) if args.keep else None, jobs=args.jobs,
+                     progress=not args.quiet)
     console.print(_verdict_table(verdicts, f"ml4p check {args.assignment}"))
     bad = [v for v in verdicts if not v.ok]
     if bad:
@@ -117,7 +119,9 @@ def cmd_check(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
+    from ml4p.check import check
     from ml4p.demo import demo
+    from ml4p.grading.autograde import autograde
 
     p = argparse.ArgumentParser(prog="ml4p", description="Machine learning for physicists: "
                                 "assignments and a sandboxed autograder on nbgrader.")
@@ -132,6 +136,7 @@ def parser() -> argparse.ArgumentParser:
     s = add("demo", cmd_demo, "create a demo course, grade the known submissions, print the grade table")
     s.add_argument("--course", default=_default(demo, "course"), help="where to create the course (default: %(default)s)")
     s.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
+    s.add_argument("--jobs", type=int, default=_default(demo, "jobs"), help="submissions graded at once (default: %(default)s, the cores)")
 
     s = add("release", cmd_release, "make the student version of an assignment (nbgrader generate_assignment)")
     s.add_argument("assignment")
@@ -139,7 +144,11 @@ def parser() -> argparse.ArgumentParser:
 
     s = add("autograde", cmd_autograde, "grade submissions in sandboxed kernels with the hidden checks")
     s.add_argument("assignment")
-    s.add_argument("--student", help="only this student")
+    s.add_argument("--student", help="only this student (always regraded)")
+    s.add_argument("--jobs", type=int, default=_default(autograde, "jobs"),
+                   help="submissions graded at once, each kernel with a share of the cores (default: %(default)s)")
+    s.add_argument("--force", action="store_true", help="regrade submissions graded by an earlier run")
+    s.add_argument("--cluster", help="address of a Dask scheduler (e.g. tcp://host:8786) whose workers share the course folder")
     s.add_argument("--course", default=".", help="course directory (default: the current one)")
 
     s = add("validate", cmd_validate, "run a notebook's visible tests before handing it in")
@@ -153,6 +162,7 @@ def parser() -> argparse.ArgumentParser:
     s = add("check", cmd_check, "check an assignment's hidden checks against its solution, blank and known mistakes")
     s.add_argument("assignment")
     s.add_argument("--keep", help="keep the scratch course in this folder")
+    s.add_argument("--jobs", type=int, default=_default(check, "jobs"), help="submissions graded at once (default: %(default)s)")
     return p
 
 

@@ -6,6 +6,7 @@ them in sandboxed kernels into an SQLite gradebook, and judges the grades.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,13 +27,13 @@ class DemoResult:
 
 
 def demo(*, course: Path | str = "demo-course", assignments: list[str] | None = None,
-         progress: bool = True) -> DemoResult:
+         jobs: int = os.cpu_count() or 1, progress: bool = True) -> DemoResult:
     materials = materials_root()
     names = assignments or assignment_names(materials)
     root = create_course(Path(course), materials=materials, assignments=names)
     verdicts, graded = [], []
     for name in names:
-        v, g = grade_known_submissions(root, name, progress=progress)
+        v, g = grade_known_submissions(root, name, jobs=jobs, progress=progress)
         verdicts += v
         graded += g
     return DemoResult(root, verdicts, graded)

@@ -1,6 +1,7 @@
 """Autograde submissions through nbgrader's own pipeline, and read grades back."""
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ class GradedSubmission:
     ok: bool  # nbgrader finished and wrote the grades
     seconds: float
     error: str = ""  # why it failed, if it did
+    executed_earlier: bool = False  # a killed or earlier run had executed it; only recorded now
 
 
 @dataclass
@@ -32,23 +34,101 @@ def submitted_students(course: Path, assignment: str) -> list[str]:
 
 
 def autograde(assignment: str, *, course: Path | str | None = None, student: str | None = None,
-              force: bool = True, progress: bool = True) -> list[GradedSubmission]:
-    """Grade the submissions of ``assignment`` (one student, or all) in sandboxed kernels."""
+              force: bool = False, jobs: int = 1, cluster: str | None = None,
+              progress: bool = True) -> list[GradedSubmission]:
+    """Grade the submissions of ``assignment`` (one student, or all) in sandboxed kernels.
+
+    ``jobs`` submissions run at once, each kernel with a fair share of the cores; the
+    gradebook has one writer (this process). ``cluster``: the address of a Dask
+    scheduler whose workers see the course directory (a shared filesystem) run the
+    submissions instead. Without ``force``, submissions graded by an earlier run are
+    left as they are, so a killed run resumes where it stopped.
+    """
     root = find_course(course)
-    students = [student] if student else submitted_students(root, assignment)
     if student and not (root / "submitted" / student / assignment).is_dir():
         raise FileNotFoundError(f"no submission of {assignment!r} by {student!r} in {root / 'submitted'}")
+    students = [student] if student else submitted_students(root, assignment)
+    if not force:
+        students = [s for s in students if not _graded(root, assignment, s)]
+    jobs = max(1, min(jobs, len(students) or 1))
+    if cluster:
+        executions = _on_cluster(cluster, root, assignment, students, force=force)
+    else:
+        executions = _on_this_machine(root, assignment, students, jobs=jobs, force=force)
     api = nbgrader_api(root)
     done: list[GradedSubmission] = []
     with _progress(progress, len(students), f"autograde {assignment}") as advance:
-        for sid in students:
+        for ex in executions:  # as each finishes; this process is the gradebook's one writer
             start = time.monotonic()
-            result = api.autograde(assignment, sid, force=force, create=True)
-            error = "" if result.get("success") else _last_error(result)
-            done.append(GradedSubmission(sid, assignment, bool(result.get("success")),
-                                         time.monotonic() - start, error))
-            advance(sid, done[-1].ok)
+            result = api.autograde(assignment, ex.student, force=True, create=True)
+            ok = bool(result.get("success"))
+            error = "" if ok else (ex.error or _last_error(result))
+            _record(root, assignment, ex.student, error)
+            done.append(GradedSubmission(ex.student, assignment, ok, ex.seconds + time.monotonic() - start,
+                                         error, ex.cached))
+            advance(ex.student, ok)
     return done
+
+
+def _on_this_machine(root: Path, assignment: str, students: list[str], *, jobs: int, force: bool):
+    """Run the submissions here, ``jobs`` at a time; yields each result as it arrives."""
+    from ml4p.grading import batch
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    if jobs == 1:
+        for sid in students:
+            yield batch.execute_one(str(root), assignment, sid, threads=threads, force=force)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(batch.execute_one, str(root), assignment, sid, threads=threads, force=force)
+                   for sid in students]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def _on_cluster(address: str, root: Path, assignment: str, students: list[str], *, force: bool):
+    """Run the submissions on a Dask cluster; yields each result as it arrives."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:
+        raise RuntimeError("--cluster needs Dask: pip install 'ml4p[cluster]'") from exc
+    from ml4p.grading import batch
+
+    with Client(address) as client:
+        threads = max(1, min(client.nthreads().values(), default=1))
+        futures = [client.submit(batch.execute_one, str(root), assignment, sid, threads=threads, force=force,
+                                 key=f"ml4p-{assignment}-{sid}-{time.time_ns()}", pure=False)
+                   for sid in students]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def _marker(root: Path, assignment: str, student: str) -> Path:
+    return root / ".ml4p" / "graded" / assignment / student
+
+
+def _graded(root: Path, assignment: str, student: str) -> bool:
+    """Graded by an earlier run, after the student's latest submission?"""
+    marker = _marker(root, assignment, student)
+    submitted = root / "submitted" / student / assignment / f"{assignment}.ipynb"
+    return marker.is_file() and submitted.is_file() and marker.stat().st_mtime >= submitted.stat().st_mtime
+
+
+def failure_file(root: Path, assignment: str, student: str) -> Path:
+    """Why a submission could not be graded (absent when it was)."""
+    return root / ".ml4p" / "failed" / assignment / f"{student}.txt"
+
+
+def _record(root: Path, assignment: str, student: str, error: str) -> None:
+    """Mark a submission graded, or record why it failed (then it is retried next run)."""
+    marker, failed = _marker(root, assignment, student), failure_file(root, assignment, student)
+    target, other = (failed, marker) if error else (marker, failed)
+    other.unlink(missing_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(error or time.strftime("%Y-%m-%d %H:%M:%S"))
 
 
 def _last_error(result: dict) -> str:

@@ -72,15 +72,16 @@ def _fmt(x: float) -> str:
 
 def run_checks(checks_dir: Path, assignment: str, connection_file: str | None, *,
                solutions_dir: Path | None = None, timeout: float = 600.0,
-               threads: int = 1) -> tuple[list[CheckResult], str]:
+               threads: int = 1, env: dict[str, str] | None = None) -> tuple[list[CheckResult], str]:
     """Run the hidden checks of ``assignment`` against the kernel at ``connection_file``.
 
-    Returns the results and, if the run itself failed, a short reason.
+    ``env``: extra variables for the checks (where the data is). Returns the results and,
+    if the run itself failed, a short reason.
     """
     checks_dir = Path(checks_dir).resolve()
     with tempfile.TemporaryDirectory(prefix="ml4p-checks-") as tmp:
         results_path = Path(tmp) / "results.json"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}, **(env or {})}
         env[RESULTS_ENV] = str(results_path)
         env[CONNECTION_ENV] = connection_file or ""
         env["PYTHONDONTWRITEBYTECODE"] = "1"

@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Integer, List, Unicode
+from traitlets import Dict, Integer, List, Unicode
 
 from ml4p.grading import sandbox
 from ml4p.grading.checks import PartReport, part_reports, parts_with_checks, run_checks
@@ -70,20 +70,33 @@ class SandboxedExecute(NbGraderPreprocessor):
     cpu_seconds = Integer(sandbox.Limits.cpu_seconds, help="CPU-time limit of the sandboxed kernel (s)").tag(config=True)
     threads = Integer(0, help="Threads for TensorFlow/OpenMP in the kernel (0: all cores)").tag(config=True)
     data_dirs = List(Unicode(), help="Folders made readable (read-only) inside the sandbox, e.g. data sets").tag(config=True)
+    data_env = Dict(value_trait=Unicode(), help="Variables telling the kernel and the checks where the data is, "
+                    "e.g. {'ML4P_MNIST': '/data/mnist.npz'}; a file named here is made readable in the sandbox").tag(config=True)
 
-    def limits(self) -> sandbox.Limits:
-        threads = self.threads or os.cpu_count() or 1
+    def limits(self, threads: int = 0) -> sandbox.Limits:
+        threads = threads or self.threads or os.cpu_count() or 1
         return sandbox.Limits(memory_mb=self.memory_mb, processes=self.processes,
                               cpu_seconds=self.cpu_seconds, threads=threads)
 
     def preprocess(self, nb, resources):
+        from ml4p.grading import batch
+
         assignment = resources["nbgrader"]["assignment"]
+        student = resources["nbgrader"]["student"]
+        solutions_dir = Path(self.solutions_dir) if self.solutions_dir else None
+        root = self.config.CourseDirectory.get("root")
+        if root:  # executed already by a parallel run (ml4p autograde --jobs)?
+            fingerprint = batch.checks_fingerprint(Path(self.checks_dir), assignment, solutions_dir)
+            outputs = batch.load(batch.cache_file(Path(root), assignment, student), batch.execution_key(nb, fingerprint))
+            if outputs is not None:
+                batch.apply(nb, outputs)
+                self.log.info("ml4p: %s/%s executed earlier, recording it", student, assignment)
+                return nb, resources
         outcome = grade_notebook(
             nb, assignment=assignment, source_dir=Path(resources.get("metadata", {}).get("path") or "."),
-            checks_dir=Path(self.checks_dir), solutions_dir=Path(self.solutions_dir) if self.solutions_dir else None,
-            limits=self.limits(), ro_binds=[Path(d) for d in self.data_dirs], timeout=self.timeout,
-            checks_timeout=self.checks_timeout, output_limit=self.output_limit)
-        resources.setdefault("ml4p", {})["outcome"] = outcome
+            checks_dir=Path(self.checks_dir), solutions_dir=solutions_dir,
+            limits=self.limits(), ro_binds=[Path(d) for d in self.data_dirs], data_env=dict(self.data_env),
+            timeout=self.timeout, checks_timeout=self.checks_timeout, output_limit=self.output_limit)
         self.log.info("ml4p: %s executed in %.1f s, checked in %.1f s: %s", assignment,
                       outcome.execute_seconds, outcome.checks_seconds,
                       ", ".join(f"{p} {r.score:g}/{r.max_points:g}" for p, r in outcome.reports.items()))
@@ -101,20 +114,23 @@ class Outcome:
 
 
 def grade_notebook(nb, *, assignment: str, source_dir: Path, checks_dir: Path, solutions_dir: Path | None,
-                   limits: sandbox.Limits = sandbox.Limits(), ro_binds=(), timeout: int = 300,
+                   limits: sandbox.Limits = sandbox.Limits(), ro_binds=(), data_env=None, timeout: int = 300,
                    checks_timeout: int = 600, output_limit: int = 5_000_000) -> Outcome:
     """Run ``nb`` in a sandboxed kernel, then its hidden checks; fill the hidden-check cells in place.
 
     ``source_dir``: the submission's folder; its files (not notebooks) are copied to a private
-    scratch folder, the only place the kernel may write.
+    scratch folder, the only place the kernel may write. ``data_env``: variables for the kernel
+    and the checks saying where the data is; the folders of files it names are bound read-only.
     """
+    data_env = dict(data_env or {})
+    ro_binds = [*ro_binds, *{Path(v).resolve().parent for v in data_env.values() if Path(v).is_file()}]
     cells = hidden_check_cells(nb, parts_with_checks(checks_dir, assignment))
     started = time.monotonic()
     died, checks_seconds = "", 0.0
     with tempfile.TemporaryDirectory(prefix="ml4p-sandbox-") as scratch:
         work = Path(scratch) / "work"
         shutil.copytree(source_dir, work, ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
-        km = sandbox.sandboxed_kernel_manager(work, limits=limits, ro_binds=list(ro_binds))
+        km = sandbox.sandboxed_kernel_manager(work, limits=limits, ro_binds=ro_binds, env=data_env)
         stopped = f"this cell ran longer than {timeout} s and was stopped"
         client = CappedNotebookClient(
             nb, km=km, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
@@ -131,7 +147,7 @@ def grade_notebook(nb, *, assignment: str, source_dir: Path, checks_dir: Path, s
                 else:
                     results, error = run_checks(checks_dir, assignment, km.connection_file,
                                                 solutions_dir=solutions_dir, timeout=checks_timeout,
-                                                threads=limits.threads)
+                                                threads=limits.threads, env=data_env)
                     checks_seconds = time.monotonic() - started - execute_seconds
         except (RuntimeError, TimeoutError, OSError) as exc:  # the kernel did not start
             died = f"the sandboxed kernel could not start ({type(exc).__name__}: {exc})"

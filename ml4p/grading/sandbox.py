@@ -41,7 +41,7 @@ import shutil
 import site
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -254,6 +254,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         *,
         limits: Limits = Limits(),
         ro_binds: Sequence[Path] = (),
+        env: Mapping[str, str] | None = None,
         isolate: bool = True,
         **kwargs,
     ) -> None:
@@ -262,6 +263,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.limits = limits
         self.ro_binds = tuple(Path(p) for p in ro_binds)
         self.isolate = isolate
+        self.extra_env = dict(env or {})  # e.g. ML4P_MNIST: where the prepared data set is
         self.sandbox_uid: int | None = None  # the kernel's uid, when the grader is root
         if isolate and os.geteuid() == 0:
             self.sandbox_uid = _UID_BASE + (os.getpid() << 8) + next(_uid_counter) % 256
@@ -278,7 +280,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         )
 
     def kernel_env(self) -> dict[str, str]:
-        """The kernel's whole environment: nothing of the grader's leaks in."""
+        """The kernel's whole environment: nothing of the grader's leaks in but `extra_env`."""
         threads = str(self.limits.threads)
         package_parent = PACKAGE_MOUNT if self.isolate else Path(ml4p.__file__).resolve().parent.parent
         python_bin = os.path.dirname(sys.executable)
@@ -302,6 +304,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             "OPENBLAS_NUM_THREADS": threads,
             "TF_NUM_INTRAOP_THREADS": threads,
             "TF_NUM_INTEROP_THREADS": threads,
+            **self.extra_env,
         }
 
     def _limits_command(self) -> list[str]:
@@ -360,12 +363,14 @@ def sandboxed_kernel_manager(
     *,
     limits: Limits = Limits(),
     ro_binds: Sequence[Path] = (),
+    env: Mapping[str, str] | None = None,
 ) -> AsyncKernelManager:
     """A kernel manager whose kernel runs sandboxed in `workdir` (see the module doc).
 
     `ro_binds` are extra directories (e.g. prepared data sets) visible read-only
     at the same path; they must be world-readable when the grader is root.
+    `env` adds variables to the kernel's minimal environment (e.g. where the data is).
     """
     return SandboxedKernelManager(
-        Path(workdir), limits=limits, ro_binds=ro_binds, isolate=isolation_available()
+        Path(workdir), limits=limits, ro_binds=ro_binds, env=env, isolate=isolation_available()
     )

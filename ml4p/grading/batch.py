@@ -1,0 +1,140 @@
+"""Grading a class in parallel, with one writer to the gradebook.
+
+nbgrader's autograde is serial and writes the gradebook from the process that
+grades; several processes writing one SQLite file lock each other out. So the
+work is split in two:
+
+1. *execute* (parallel: a process pool, or a Dask cluster): each submission is
+   sanitised as nbgrader does, run in its own sandboxed kernel, checked, and
+   the executed cells are stored atomically in the course's cache
+   (``<course>/.ml4p/executed/<assignment>/<student>.json``), keyed by a hash
+   of what was executed and of the checks. Nothing is written to the gradebook.
+2. *record* (serial, this process): nbgrader's own autograde runs per student;
+   its execute step (``SandboxedExecute``) finds the cached cells for exactly
+   that notebook and uses them, and nbgrader writes the gradebook.
+
+A run killed at any moment loses no finished execution (the cache entries are
+complete or absent) and no finished grade (nbgrader commits per student);
+running again executes only what is missing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+CACHE_DIR = Path(".ml4p") / "executed"  # inside the course
+
+
+def checks_fingerprint(checks_dir: Path, assignment: str, solutions_dir: Path | None) -> str:
+    """A hash of the hidden checks and the oracle: a change to either invalidates the cache."""
+    h = hashlib.sha256()
+    files = sorted((Path(checks_dir) / assignment).rglob("*.py"))
+    files += [Path(checks_dir) / "conftest.py"]
+    if solutions_dir:
+        files.append(Path(solutions_dir) / f"{assignment}.py")
+    for f in files:
+        if f.is_file():
+            h.update(str(f.relative_to(f.parents[1])).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def execution_key(nb, fingerprint: str) -> str:
+    """What determines an execution's outcome: every cell's type and source, and the checks."""
+    h = hashlib.sha256(fingerprint.encode())
+    for cell in nb.cells:
+        h.update(cell.cell_type.encode() + b"\0" + cell.source.encode() + b"\0")
+    return h.hexdigest()
+
+
+def cache_file(course: Path, assignment: str, student: str) -> Path:
+    return Path(course) / CACHE_DIR / assignment / f"{student}.json"
+
+
+def store(path: Path, key: str, nb, seconds: float) -> None:
+    """Write the executed cells atomically: a reader sees the whole entry or none."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entry = {"key": key, "seconds": round(seconds, 2),
+             "outputs": [c.get("outputs", []) for c in nb.cells]}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(entry))
+    os.replace(tmp, path)
+
+
+def load(path: Path, key: str):
+    """The cached outputs for this exact notebook, or None."""
+    try:
+        entry = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if entry.get("key") != key:
+        return None
+    return [nbformat.from_dict(o) for o in entry["outputs"]]
+
+
+def apply(nb, outputs) -> None:
+    for cell, outs in zip(nb.cells, outputs):
+        if cell.cell_type == "code":
+            cell.outputs = outs
+            cell.execution_count = None
+
+
+@dataclass
+class Executed:
+    student: str
+    ok: bool
+    seconds: float
+    cached: bool = False  # an earlier run had already executed it
+    error: str = ""
+
+
+def sanitize(course: Path, assignment: str, student: str):
+    """The submission as nbgrader's autograde will hand it to the execute step."""
+    from nbgrader.converters.autograde import Autograde
+
+    from ml4p.course import load_config
+
+    config = load_config(Path(course))
+    folder = Path(course) / "submitted" / student / assignment
+    nb = nbformat.read(folder / f"{assignment}.ipynb", as_version=4)
+    resources = {"nbgrader": {"student": student, "assignment": assignment, "notebook": assignment,
+                              "db_url": config.CourseDirectory.db_url},
+                 "metadata": {"path": str(folder)}}
+    for pp in Autograde.class_traits()["sanitize_preprocessors"].default():
+        nb, resources = pp(config=config).preprocess(nb, resources)
+    return nb, folder
+
+
+def execute_one(course: str, assignment: str, student: str, *, threads: int = 1, force: bool = False) -> Executed:
+    """Sanitise, run and check one submission; store the executed cells. Safe to run in parallel."""
+    from ml4p.course import load_config
+    from ml4p.grading.execute import SandboxedExecute, grade_notebook
+
+    start = time.monotonic()
+    course = Path(course)
+    try:
+        config = load_config(course)
+        settings = SandboxedExecute(config=config)
+        fingerprint = checks_fingerprint(Path(settings.checks_dir), assignment,
+                                         Path(settings.solutions_dir) if settings.solutions_dir else None)
+        nb, folder = sanitize(course, assignment, student)
+        key = execution_key(nb, fingerprint)
+        path = cache_file(course, assignment, student)
+        if not force and load(path, key) is not None:
+            return Executed(student, True, time.monotonic() - start, cached=True)
+        limits = settings.limits(threads=threads)
+        grade_notebook(nb, assignment=assignment, source_dir=folder, checks_dir=Path(settings.checks_dir),
+                       solutions_dir=Path(settings.solutions_dir) if settings.solutions_dir else None,
+                       limits=limits, ro_binds=[Path(d) for d in settings.data_dirs],
+                       data_env=dict(settings.data_env), timeout=settings.timeout,
+                       checks_timeout=settings.checks_timeout, output_limit=settings.output_limit)
+        store(path, key, nb, time.monotonic() - start)
+        return Executed(student, True, time.monotonic() - start)
+    except Exception as exc:  # noqa: BLE001 - a broken submission must not stop the batch
+        return Executed(student, False, time.monotonic() - start, error=f"{type(exc).__name__}: {exc}")
