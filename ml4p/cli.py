@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+console = Console() if sys.stdout.isatty() else Console(width=200)  # tables unsquashed in logs
 errors = Console(stderr=True)
 
 
@@ -24,20 +24,28 @@ def _warn_isolation() -> None:
         errors.print(f"[bold red]WARNING:[/] {sandbox.ISOLATION_WARNING}")
 
 
-def _verdict_table(verdicts, title: str) -> Table:
-    parts = sorted({p for v in verdicts if v.row for p in v.row.parts})
-    table = Table(title=title)
-    for col in ["assignment", "student", *parts, "total", "expected", "as expected"]:
-        table.add_column(col, justify="right" if col in parts or col == "total" else "left")
-    for v in verdicts:
-        cells = []
-        for p in parts:
-            score, max_score = v.row.parts.get(p, (None, 0)) if v.row else (None, 0)
-            cells.append("manual" if score is None else f"{score:g}/{max_score:g}")
-        total = f"{v.row.score:g}/{v.row.max_score:g}" if v.row else "-"
-        mark = "[green]yes[/]" if v.ok else "[red]NO: " + "; ".join(v.problems) + "[/]"
-        table.add_row(v.assignment, v.student, *cells, total, v.expected, mark)
-    return table
+def _verdict_tables(verdicts, title: str) -> list[Table]:
+    """One table per assignment: each part's score, the total, and whether it is what it should be."""
+    tables = []
+    for assignment in dict.fromkeys(v.assignment for v in verdicts):
+        rows = [v for v in verdicts if v.assignment == assignment]
+        parts = list(dict.fromkeys(p for v in rows if v.row for p in v.row.parts))
+        table = Table(title=f"{title}: {assignment}")
+        table.add_column("student")
+        for col in [*parts, "total"]:
+            table.add_column(col, justify="right")
+        table.add_column("should get")
+        table.add_column("as expected")
+        for v in rows:
+            cells = []
+            for p in parts:
+                score, max_score = v.row.parts.get(p, (None, 0)) if v.row else (None, 0)
+                cells.append("manual" if score is None else f"{score:g}/{max_score:g}")
+            total = f"{v.row.score:g}/{v.row.max_score:g}" if v.row else "-"
+            mark = "[green]yes[/]" if v.ok else "[red]NO: " + "; ".join(v.problems) + "[/]"
+            table.add_row(v.student, *cells, total, v.expected, mark)
+        tables.append(table)
+    return tables
 
 
 def cmd_demo(args) -> int:
@@ -45,7 +53,8 @@ def cmd_demo(args) -> int:
 
     _warn_isolation()
     result = demo(course=args.course, assignments=args.assignment or None, jobs=args.jobs, progress=not args.quiet)
-    console.print(_verdict_table(result.verdicts, f"ml4p demo course at {result.course}"))
+    for table in _verdict_tables(result.verdicts, f"demo course {result.course}"):
+        console.print(table)
     for g in result.graded:
         if not g.ok:
             errors.print(f"[red]{g.assignment}/{g.student} failed to grade:[/] {g.error}")
@@ -111,7 +120,8 @@ def cmd_check(args) -> int:
     _warn_isolation()
     verdicts = check(args.assignment, keep=Path(args.keep) if args.keep else None, jobs=args.jobs,
                      progress=not args.quiet)
-    console.print(_verdict_table(verdicts, f"ml4p check {args.assignment}"))
+    for table in _verdict_tables(verdicts, "ml4p check"):
+        console.print(table)
     bad = [v for v in verdicts if not v.ok]
     if bad:
         errors.print(f"[red]{len(bad)} known submission(s) not graded as expected[/]")
