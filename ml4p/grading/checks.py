@@ -20,6 +20,10 @@ from nbformat.v4 import new_output
 from ml4p.grading.plugin import CONNECTION_ENV, RESULTS_ENV, CheckResult
 
 
+#: Mimetype of the structured check results kept beside the score in a hidden-check cell's output.
+CHECKS_MIME = "application/vnd.ml4p.checks+json"
+
+
 def parts_with_checks(checks_dir: Path, assignment: str) -> set[str]:
     """The parts of ``assignment`` that have hidden checks."""
     folder = Path(checks_dir) / assignment
@@ -58,11 +62,22 @@ class PartReport:
                 lines.append(f"      {c.message}")
         return "\n".join(lines) + "\n"
 
+    def summary(self) -> dict:
+        """What feedback and exports read back from the autograded notebook (no hidden source)."""
+        scale = self.max_points / self.check_points if self.check_points > 0 else 0.0
+        return {"part": self.part, "score": self.score, "max_score": self.max_points, "error": self.error,
+                "checks": [{"name": c.name, "score": round(c.points * scale, 4) if c.passed else 0.0,
+                            "max_score": round(c.points * scale, 4), "passed": c.passed, "message": c.message}
+                           for c in self.checks]}
+
     def outputs(self) -> list:
         """The cell outputs nbgrader reads: the report, then the score as partial credit."""
         return [
             new_output("stream", name="stdout", text=self.text()),
-            new_output("execute_result", data={"text/plain": _fmt(self.score)}, execution_count=None),
+            new_output("execute_result", execution_count=None, data={
+                "text/plain": _fmt(self.score),
+                CHECKS_MIME: self.summary(),
+            }),
         ]
 
 
