@@ -39,6 +39,10 @@ c.Exchange.root = os.path.join(here, "exchange")
 c.Autograde.autograde_preprocessors = autograde_preprocessors()
 c.SandboxedExecute.checks_dir = os.path.join(here, "autograder")
 c.SandboxedExecute.solutions_dir = os.path.join(here, "solutions")
+# Where the data sets are: the grader verifies them, the sandbox reads them (read-only).
+# ML4P_MNIST: a verified MNIST file; ML4P_DIGITS="synthetic": ml4p's stand-in, chosen
+# only because no MNIST was found when this course was created.
+c.SandboxedExecute.data_env = {data_env!r}
 c.SandboxedExecute.timeout = 300  # seconds a cell may run
 c.SandboxedExecute.memory_mb = 4096  # memory limit of a submission's kernel (MB)
 '''
@@ -92,8 +96,16 @@ def create_course(root: Path, *, materials: Path | None = None, assignments: lis
             shutil.copy2(materials / shared, root / shared)
     config = root / CONFIG_FILE
     if not config.exists():
-        config.write_text(CONFIG_TEMPLATE.format(course_id=course_id))
+        config.write_text(CONFIG_TEMPLATE.format(course_id=course_id, data_env=data_env()))
     return root
+
+
+def data_env() -> dict[str, str]:
+    """Where the course's data sets are: a verified local MNIST, else (said so) the stand-in."""
+    from ml4p.data import DIGITS_ENV, MNIST_ENV, mnist_file
+
+    path = mnist_file()
+    return {MNIST_ENV: str(path)} if path else {DIGITS_ENV: "synthetic"}
 
 
 def _copy_tree(src: Path, dst: Path) -> None:
