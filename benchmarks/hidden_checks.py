@@ -23,9 +23,9 @@ from ml4p.release import release
 TARGET_SECONDS = 15.0
 
 
-def measure(assignment: str, repeat: int) -> dict:
+def measure(assignment: str, repeat: int, materials: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="ml4p-bench-") as tmp:
-        course = create_course(Path(tmp) / "course", materials=materials_root(), assignments=[assignment])
+        course = create_course(Path(tmp) / "course", materials=materials or materials_root(), assignments=[assignment])
         release(assignment, course=course)
         reference = known_submissions(course, assignment)["reference"][0]
         folder = Path(tmp) / "submission"
@@ -59,9 +59,10 @@ def main(argv=None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assignment", action="append", help="default: every assignment")
     parser.add_argument("--repeat", type=int, default=3, help="gradings per assignment (median reported)")
+    parser.add_argument("--materials", type=Path, help="folder with assignments/ autograder/ (default: this repository)")
     args = parser.parse_args(argv)
-    names = args.assignment or assignment_names(materials_root())
-    out = table([measure(a, args.repeat) for a in names])
+    names = args.assignment or assignment_names(args.materials or materials_root())
+    out = table([measure(a, args.repeat, args.materials) for a in names])
     print(out)
     return out
 
