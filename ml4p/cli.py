@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console() if sys.stdout.isatty() else Console(width=200)  # tables unsquashed in logs
-errors = Console(stderr=True)
+errors = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=200)
 
 
 def _default(func, name):
@@ -128,9 +128,63 @@ def cmd_check(args) -> int:
     return 1 if bad else 0
 
 
+def cmd_course_grades(args) -> int:
+    from rich.markup import escape
+
+    from ml4p.coursegrades import course_grades
+    from ml4p.exports import grades_csv
+
+    rows = course_grades(course=args.course)
+    if args.format == "csv":
+        sys.stdout.write(grades_csv(rows))
+        return 0
+    components = list(dict.fromkeys(c for r in rows for c in r.components))
+    table = Table(title="course grades")
+    table.add_column("student")
+    for col in [*components, "grade"]:
+        table.add_column(col, justify="right")
+    table.add_column("pass")
+    table.add_column("missing (counted 0) / notes")
+    for r in rows:
+        cells = ["[red]missing[/]" if r.components[c] is None else f"{r.components[c]:.1f}" for c in components]
+        notes = [*r.missing, *(f"dropped {a}" for a in r.dropped), *(f"{a}: waits for a TA" for a in r.pending),
+                 *(f"{a}: {d:.1f} days late" for a, d in r.days_late.items())]
+        table.add_row(escape(r.student), *cells, f"{r.grade:.1f}", "[green]yes[/]" if r.passed else "[red]no[/]",
+                      escape("; ".join(notes)))
+    console.print(table)
+    return 0
+
+
+def cmd_feedback(args) -> int:
+    from ml4p.feedback import feedback
+
+    pages = feedback(args.assignment, course=args.course, student=args.student)
+    for page in pages:
+        console.print(str(page), markup=False, highlight=False)
+    console.print(f"{len(pages)} feedback page(s); none holds hidden-check or oracle source")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from ml4p.exports import export_gradescope
+
+    paths = export_gradescope(args.assignment, course=args.course, out_dir=Path(args.out),
+                              visibility=args.visibility)
+    console.print(f"wrote {len(paths)} results.json file(s) under {args.out} (Gradescope format, validated)")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from ml4p.report import instructor_report
+
+    console.print(f"instructor report: {instructor_report(course=args.course, out=Path(args.out))}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     from ml4p.check import check
     from ml4p.demo import demo
+    from ml4p.exports import VISIBILITIES, export_gradescope
     from ml4p.grading.autograde import autograde
 
     p = argparse.ArgumentParser(prog="ml4p", description="Machine learning for physicists: "
@@ -173,6 +227,28 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("assignment")
     s.add_argument("--keep", help="keep the scratch course in this folder")
     s.add_argument("--jobs", type=int, default=_default(check, "jobs"), help="submissions graded at once (default: %(default)s)")
+
+    s = add("course-grades", cmd_course_grades, "course grades: assignments, project and presentation, "
+            "weighted as in nbgrader_config.py (c.CoursePolicy)")
+    s.add_argument("--format", choices=("table", "csv"), default="table")
+    s.add_argument("--course", default=".", help="course directory (default: the current one)")
+
+    s = add("feedback", cmd_feedback, "nbgrader's feedback pages, each checked for hidden-check and oracle source")
+    s.add_argument("assignment")
+    s.add_argument("--student", help="only this student")
+    s.add_argument("--course", default=".", help="course directory (default: the current one)")
+
+    s = add("export", cmd_export, "export grades for another system: Gradescope results.json per student")
+    s.add_argument("target", choices=("gradescope",), help="the format")
+    s.add_argument("assignment")
+    s.add_argument("--out", required=True, help="folder for <student>/results.json")
+    s.add_argument("--visibility", choices=VISIBILITIES, default=_default(export_gradescope, "visibility"),
+                   help="when students see the results on Gradescope (default: %(default)s)")
+    s.add_argument("--course", default=".", help="course directory (default: the current one)")
+
+    s = add("report", cmd_report, "the instructor's HTML report: grade distributions and the most-failed checks")
+    s.add_argument("--out", required=True, help="the HTML file to write")
+    s.add_argument("--course", default=".", help="course directory (default: the current one)")
     return p
 
 

@@ -45,6 +45,20 @@ c.SandboxedExecute.solutions_dir = os.path.join(here, "solutions")
 c.SandboxedExecute.data_env = {data_env!r}
 c.SandboxedExecute.timeout = 300  # seconds a cell may run
 c.SandboxedExecute.memory_mb = 4096  # memory limit of a submission's kernel (MB)
+
+# The course grade (`ml4p course-grades`, `ml4p report`); each setting is explained in ml4p/coursegrades.py.
+c.CoursePolicy.weights = {{"assignments": 40, "project": 40, "presentation": 20}}  # percent; sums to 100
+c.CoursePolicy.assignments = []  # the assignments that count; empty: all but the project/presentation ones
+c.CoursePolicy.drop_lowest = 0  # a student's lowest assignment percentages left out of the mean
+c.CoursePolicy.late_penalty_per_day = 0  # percentage points off per started day late, if nbgrader gave no penalty
+c.CoursePolicy.max_days_late = None  # more days late than this counts 0 (None: no limit)
+c.CoursePolicy.pass_mark = 50  # lowest passing course grade, 0-100
+c.CoursePolicy.require_all_components = True  # no project, presentation or assignment at all: fails
+# Rubrics the TA fills in, one row per student and criterion: student,criterion,score,max_score,comment
+c.CoursePolicy.project_rubric = "rubrics/project.csv"
+c.CoursePolicy.presentation_rubric = "rubrics/presentation.csv"
+c.CoursePolicy.project_assignment = ""  # or an nbgrader assignment graded by hand, used instead of the rubric
+c.CoursePolicy.presentation_assignment = ""  # likewise for the presentation
 '''
 
 
