@@ -58,8 +58,10 @@ def cmd_demo(args) -> int:
     for g in result.graded:
         if not g.ok:
             errors.print(f"[red]{g.assignment}/{g.student} failed to grade:[/] {g.error}")
-    console.print("Parts marked 'manual' wait for a TA (nbgrader formgrader). "
-                  f"Grades: `ml4p grades --course {result.course}`.")
+    console.print("Parts marked 'manual' wait for a TA (nbgrader formgrader).")
+    cmd_course_grades(argparse.Namespace(course=result.course, format="table"))
+    for what, path in result.outputs.items():
+        console.print(f"{what}: {path}")
     return 0 if result.ok else 1
 
 

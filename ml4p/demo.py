@@ -3,16 +3,26 @@
 Creates a course, releases every assignment, submits the known submissions
 (``reference``, ``blank``, one ``mistake-*`` per known mistake), autogrades
 them in sandboxed kernels into an SQLite gradebook, and judges the grades.
+Then, as a TA would: example rubrics for the project and the presentation,
+course grades, nbgrader feedback pages, Gradescope exports and the
+instructor's report.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ml4p.check import Verdict, grade_known_submissions
 from ml4p.course import assignment_names, create_course, materials_root
 from ml4p.grading.autograde import GradedSubmission
+
+#: Example rubric criteria for the demo: (criterion, max_score).
+DEMO_RUBRICS = {
+    "project": [("physics", 10), ("method", 10), ("code and reproducibility", 10)],
+    "presentation": [("clarity", 5), ("answers to questions", 5)],
+}
 
 
 @dataclass
@@ -20,20 +30,49 @@ class DemoResult:
     course: Path
     verdicts: list[Verdict]
     graded: list[GradedSubmission]
+    outputs: dict[str, Path] = field(default_factory=dict)  # what the TA's side produced, by name
 
     @property
     def ok(self) -> bool:
         return all(v.ok for v in self.verdicts) and all(g.ok for g in self.graded)
 
 
+def write_demo_rubrics(course: Path, students: list[str]) -> None:
+    """Example rubric files (made-up scores, marked as such); `blank` handed in nothing."""
+    folder = course / "rubrics"
+    folder.mkdir(exist_ok=True)
+    for component, criteria in DEMO_RUBRICS.items():
+        lines = ["student,criterion,score,max_score,comment"]
+        for student in students:
+            if student == "blank":
+                continue
+            for criterion, top in criteria:
+                score = top - zlib.crc32(f"{student}{criterion}".encode()) % (top // 2 + 1)
+                lines.append(f"{student},{criterion},{score},{top},demo score")
+        (folder / f"{component}.csv").write_text("\n".join(lines) + "\n")
+
+
 def demo(*, course: Path | str = "demo-course", assignments: list[str] | None = None,
-         jobs: int = os.cpu_count() or 1, progress: bool = True) -> DemoResult:
-    materials = materials_root()
+         jobs: int = os.cpu_count() or 1, materials: Path | None = None, progress: bool = True) -> DemoResult:
+    from ml4p.exports import export_gradescope
+    from ml4p.feedback import feedback
+    from ml4p.report import instructor_report
+
+    materials = materials or materials_root()
     names = assignments or assignment_names(materials)
     root = create_course(Path(course), materials=materials, assignments=names)
-    verdicts, graded = [], []
+    result = DemoResult(root, [], [])
     for name in names:
         v, g = grade_known_submissions(root, name, jobs=jobs, progress=progress)
-        verdicts += v
-        graded += g
-    return DemoResult(root, verdicts, graded)
+        result.verdicts += v
+        result.graded += g
+    write_demo_rubrics(root, sorted({v.student for v in result.verdicts}))
+    for name in names:
+        feedback(name, course=root)
+        export_gradescope(name, course=root, out_dir=root / "exports" / "gradescope" / name)
+    result.outputs = {
+        "feedback pages": root / "feedback",
+        "Gradescope results.json": root / "exports" / "gradescope",
+        "instructor report": instructor_report(course=root, out=root / "report.html"),
+    }
+    return result

@@ -173,7 +173,11 @@ def _checks_figure(stats: list[CheckStat]):
 
 
 def _short(text: str) -> str:
-    return text if len(text) <= LABEL else text[:LABEL - 1] + "…"
+    """Cut in the middle: the end holds a parametrised check's case ("[float32-batch (3,)]")."""
+    if len(text) <= LABEL:
+        return text
+    tail = LABEL // 3
+    return text[:LABEL - tail - 1] + "…" + text[-tail:]
 
 
 def _img(fig, alt: str) -> str:

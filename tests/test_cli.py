@@ -48,3 +48,22 @@ def test_create_course_refuses_an_unknown_assignment(tmp_path):
 
     with pytest.raises(CourseError, match="unknown assignment 'nope'"):
         create_course(tmp_path / "c", materials=materials_root(), assignments=["nope"])
+
+
+def test_demo_runs_the_whole_chain_on_the_toy_assignment(tmp_path, capsys):
+    """Does the demo grade, judge, and produce course grades, feedback, exports and the report?"""
+    import json
+
+    from toy import A, write_materials
+
+    from ml4p.exports import validate_results
+
+    result = demo(course=tmp_path / "course", materials=write_materials(tmp_path / "materials"), progress=False)
+    assert result.ok, [v.problems for v in result.verdicts]
+    assert {v.student for v in result.verdicts} == {"reference", "blank", "mistake-adds"}
+    course = result.course
+    assert (course / "feedback" / "reference" / A / f"{A}.html").is_file()
+    doc = json.loads((course / "exports" / "gradescope" / A / "reference" / "results.json").read_text())
+    assert validate_results(doc) == [] and doc["score"] == 2
+    assert "hidden check" in result.outputs["instructor report"].read_text().lower()
+    assert (course / "rubrics" / "project.csv").read_text().count("blank") == 0  # blank handed in nothing
