@@ -15,8 +15,8 @@ from pathlib import Path
 
 import nbformat
 
-from ml4p.course import assignment_names, create_course, materials_root
-from ml4p.grading.execute import grade_notebook
+from ml4p.course import assignment_names, create_course, load_config, materials_root
+from ml4p.grading.execute import SandboxedExecute, grade_notebook
 from ml4p.grading.submissions import known_submissions
 from ml4p.release import release
 
@@ -28,13 +28,15 @@ def measure(assignment: str, repeat: int, materials: Path | None = None) -> dict
         course = create_course(Path(tmp) / "course", materials=materials or materials_root(), assignments=[assignment])
         release(assignment, course=course)
         reference = known_submissions(course, assignment)["reference"][0]
+        data_env = dict(SandboxedExecute(config=load_config(course)).data_env)  # where the course's data is
         folder = Path(tmp) / "submission"
         folder.mkdir()
         runs = []
         for _ in range(repeat):
             nb = nbformat.from_dict(reference)
             outcome = grade_notebook(nb, assignment=assignment, source_dir=folder,
-                                     checks_dir=course / "autograder", solutions_dir=course / "solutions")
+                                     checks_dir=course / "autograder", solutions_dir=course / "solutions",
+                                     data_env=data_env)
             full = all(r.score == r.max_points for r in outcome.reports.values())
             runs.append((outcome.execute_seconds, outcome.checks_seconds, full))
     return {
