@@ -45,6 +45,8 @@ c.SandboxedExecute.solutions_dir = os.path.join(here, "solutions")
 c.SandboxedExecute.data_env = {data_env!r}
 c.SandboxedExecute.timeout = 300  # seconds a cell may run
 c.SandboxedExecute.memory_mb = 4096  # memory limit of a submission's kernel (MB)
+# A deleted hidden-check (or any graded) cell is put back and graded, instead of scoring 0.
+c.OverwriteCells.add_missing_cells = True
 
 # The course grade (`ml4p course-grades`, `ml4p report`); each setting is explained in ml4p/coursegrades.py.
 c.CoursePolicy.weights = {{"assignments": 40, "project": 40, "presentation": 20}}  # percent; sums to 100

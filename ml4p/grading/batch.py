@@ -107,7 +107,11 @@ def sanitize(course: Path, assignment: str, student: str):
                               "db_url": config.CourseDirectory.db_url},
                  "metadata": {"path": str(folder)}}
     for pp in Autograde.class_traits()["sanitize_preprocessors"].default():
-        nb, resources = pp(config=config).preprocess(nb, resources)
+        try:
+            nb, resources = pp(config=config).preprocess(nb, resources)
+        except KeyError as exc:  # nbgrader restores a deleted graded cell after the cell before it
+            raise ValueError(f"cells were deleted that nbgrader cannot put back (cell {exc} is gone too); "
+                             "resubmit from the released notebook") from exc
     return nb, folder
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from nbformat.v4 import new_output
 
-from ml4p.grading.plugin import CONNECTION_ENV, RESULTS_ENV, CheckResult
+from ml4p.grading.plugin import CALL_TIMEOUT_ENV, CONNECTION_ENV, NOT_RUN, RESULTS_ENV, CheckResult
 
 
 #: Mimetype of the structured check results kept beside the score in a hidden-check cell's output.
@@ -86,12 +86,14 @@ def _fmt(x: float) -> str:
 
 
 def run_checks(checks_dir: Path, assignment: str, connection_file: str | None, *,
-               solutions_dir: Path | None = None, timeout: float = 600.0,
+               solutions_dir: Path | None = None, timeout: float = 600.0, call_timeout: float = 60.0,
                threads: int = 1, env: dict[str, str] | None = None) -> tuple[list[CheckResult], str]:
     """Run the hidden checks of ``assignment`` against the kernel at ``connection_file``.
 
-    ``env``: extra variables for the checks (where the data is). Returns the results and,
-    if the run itself failed, a short reason.
+    ``timeout``: seconds for all checks together (checks that finished by then keep their
+    results); ``call_timeout``: seconds for one call of a student function. ``env``: extra
+    variables for the checks (where the data is). Returns the results and, if the run
+    itself failed, a short reason.
     """
     checks_dir = Path(checks_dir).resolve()
     with tempfile.TemporaryDirectory(prefix="ml4p-checks-") as tmp:
@@ -99,6 +101,7 @@ def run_checks(checks_dir: Path, assignment: str, connection_file: str | None, *
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}, **(env or {})}
         env[RESULTS_ENV] = str(results_path)
         env[CONNECTION_ENV] = connection_file or ""
+        env[CALL_TIMEOUT_ENV] = f"{call_timeout:g}"
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         env["OMP_NUM_THREADS"] = str(threads)
         paths = [str(Path(solutions_dir).resolve().parent)] if solutions_dir else []
@@ -110,11 +113,11 @@ def run_checks(checks_dir: Path, assignment: str, connection_file: str | None, *
             proc = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True,
                                   timeout=timeout)
         except subprocess.TimeoutExpired:
-            return _read(results_path), f"the hidden checks did not finish within {timeout:g} s"
+            return _stopped(_read(results_path), f"the hidden checks did not finish within {timeout:g} s")
         results = _read(results_path)
         if proc.returncode not in (0, 1) or not results:
             tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
-            return results, "the hidden checks could not run (grader error: " + " | ".join(tail) + ")"
+            return _stopped(results, "the hidden checks could not run (grader error: " + " | ".join(tail) + ")")
         return results, ""
 
 
@@ -123,6 +126,14 @@ def _read(path: Path) -> list[CheckResult]:
         return [CheckResult(**r) for r in json.loads(path.read_text())]
     except (OSError, ValueError, TypeError):
         return []
+
+
+def _stopped(results: list[CheckResult], error: str) -> tuple[list[CheckResult], str]:
+    """A run that ended early: the checks it never reached say why."""
+    for r in results:
+        if not r.passed and r.message == NOT_RUN:
+            r.message = f"{NOT_RUN}: {error}"
+    return results, error
 
 
 def part_reports(parts: dict[str, float], results: list[CheckResult], error: str = "") -> dict[str, PartReport]:

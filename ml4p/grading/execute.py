@@ -10,40 +10,137 @@ the gradebook, feedback, export) reads those cells as usual.
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import zmq
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.channels import AsyncZMQSocketChannel
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
-from nbformat.v4 import new_output
+from nbformat.v4 import new_markdown_cell, new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Dict, Integer, List, Unicode
+from zmq.utils.monitor import recv_monitor_message
 
 from ml4p.grading import sandbox
 from ml4p.grading.checks import PartReport, part_reports, parts_with_checks, run_checks
+from ml4p.grading.proxy import LimitedSockets
+
+
+INTERRUPT_GRACE_SECONDS = 5  # after a cell's timeout: how long the interrupted kernel may take to go idle
+_HEAL_SECONDS = 0.2  # how often the notebook client checks that its iopub connection is still there
+PRIVATE_MIME = "application/vnd.ml4p."  # ml4p's own mimetypes: only the grader writes them into a notebook
+_OUTPUT_MESSAGES = {"stream", "display_data", "execute_result", "error", "update_display_data"}
+
+
+class _HealingChannel(AsyncZMQSocketChannel):
+    """An iopub channel that reconnects when its socket drops an oversized message.
+
+    libzmq closes a connection whose peer exceeds MAXMSGSIZE and never reconnects it by
+    itself: the notebook would hear nothing more from its kernel. A socket monitor tells.
+    """
+
+    def __init__(self, socket, session, loop=None, *, url: str):
+        super().__init__(socket, session, loop)
+        self.url = url
+        self.drops = 0  # connections lost (each dropped at least one message)
+        address = f"inproc://ml4p-iopub-monitor-{id(self)}"
+        socket.monitor(address, zmq.EVENT_DISCONNECTED)
+        self._monitor = zmq.Context.shadow(socket.context.underlying).socket(zmq.PAIR)
+        self._monitor.connect(address)
+
+    async def get_msg(self, timeout: float | None = None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self._heal()
+            wait = _HEAL_SECONDS if deadline is None else min(_HEAL_SECONDS, max(0.0, deadline - time.monotonic()))
+            try:
+                return await super().get_msg(timeout=wait)
+            except queue.Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    def _heal(self) -> None:
+        lost = 0
+        while self._monitor.poll(0):
+            lost += recv_monitor_message(self._monitor)["event"] == zmq.EVENT_DISCONNECTED
+        if lost:
+            self.drops += lost
+            self.socket.disconnect(self.url)
+            self.socket.connect(self.url)
+
+    def close(self) -> None:
+        if not self._monitor.closed:
+            try:
+                self.socket.disable_monitor()
+            except zmq.ZMQError:
+                pass
+            self._monitor.close(linger=0)
+        super().close()
+
+    stop = close  # what stop_channels calls
+
+
+class CappedKernelClient(LimitedSockets, AsyncKernelClient):
+    """The notebook client's connection: messages far beyond the output limit are dropped unread."""
+
+    @property
+    def iopub_channel(self):
+        if self._iopub_channel is None:
+            self._iopub_channel = _HealingChannel(self.connect_iopub(), self.session, self.ioloop,
+                                                  url=self._make_url("iopub"))
+        return self._iopub_channel
 
 
 class CappedNotebookClient(NotebookClient):
-    """An nbclient that keeps at most ``output_limit`` bytes of output per notebook."""
+    """An nbclient that keeps at most ``output_limit`` bytes of output per notebook, drops
+    ml4p's private mimetypes from student output, and notes whether a timed-out cell stopped.
+    """
 
     def __init__(self, *args, output_limit: int, **kwargs):
         super().__init__(*args, **kwargs)
         self.output_limit = output_limit
         self.output_bytes = 0
+        self.timed_out = False  # the current cell hit the timeout and was interrupted
+        self.went_idle = False  # the kernel said it finished the current cell
 
-    def output(self, outs, msg, display_id, cell_index):
-        size = len(str(msg.get("content", "")))
-        self.output_bytes += size
-        if self.output_bytes > self.output_limit:
-            if not getattr(self, "_capped", False):
-                self._capped = True
-                outs.append(new_output("stream", name="stdout", text=(
-                    f"\n[ml4p: output beyond {self.output_limit // 1000} kB was discarded]\n")))
-            return None
-        return super().output(outs, msg, display_id, cell_index)
+    def process_message(self, msg, cell, cell_index):
+        kind, content = msg["msg_type"], msg["content"]
+        if kind == "status" and content.get("execution_state") == "idle":
+            self.went_idle = True
+        if kind in _OUTPUT_MESSAGES:
+            self.output_bytes += _size(content)
+            if self.output_bytes > self.output_limit:
+                if not getattr(self, "_capped", False):
+                    self._capped = True
+                    cell.outputs.append(new_output("stream", name="stdout", text=(
+                        f"\n[ml4p: output beyond {self.output_limit // 1000} kB was discarded]\n")))
+                return None
+            if isinstance(content.get("data"), dict):
+                content["data"] = {k: v for k, v in content["data"].items() if not k.startswith(PRIVATE_MIME)}
+        return super().process_message(msg, cell, cell_index)
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        self.timed_out = True
+        return await super()._async_handle_timeout(timeout, cell)
+
+
+def _size(node, depth: int = 0) -> int:
+    """Characters of text in a message's content, without copying it."""
+    if isinstance(node, str):
+        return len(node)
+    if depth > 8:
+        return 0
+    if isinstance(node, dict):
+        return sum(_size(v, depth + 1) for v in node.values())
+    if isinstance(node, list):
+        return sum(_size(v, depth + 1) for v in node)
+    return 8
 
 
 def hidden_check_cells(nb, parts: set[str]) -> dict[int, tuple[str, float]]:
@@ -91,6 +188,7 @@ class SandboxedExecute(NbGraderPreprocessor):
             if outputs is not None:
                 batch.apply(nb, outputs)
                 self.log.info("ml4p: %s/%s executed earlier, recording it", student, assignment)
+                self._note_missing(nb, assignment, student)
                 return nb, resources
         outcome = grade_notebook(
             nb, assignment=assignment, source_dir=Path(resources.get("metadata", {}).get("path") or "."),
@@ -100,7 +198,22 @@ class SandboxedExecute(NbGraderPreprocessor):
         self.log.info("ml4p: %s executed in %.1f s, checked in %.1f s: %s", assignment,
                       outcome.execute_seconds, outcome.checks_seconds,
                       ", ".join(f"{p} {r.score:g}/{r.max_points:g}" for p, r in outcome.reports.items()))
+        self._note_missing(nb, assignment, student)
         return nb, resources
+
+    def _note_missing(self, nb, assignment: str, student: str) -> None:
+        """Say, in the autograded notebook, which parts lost their hidden-check cell (so score nothing).
+
+        nbgrader puts deleted grade cells back only with ``OverwriteCells.add_missing_cells``.
+        """
+        parts = parts_with_checks(Path(self.checks_dir), assignment)
+        missing = sorted(parts - {part for part, _ in hidden_check_cells(nb, parts).values()})
+        if missing:
+            names = ", ".join(f"`{p}`" for p in missing)
+            self.log.warning("ml4p: %s/%s has no hidden-check cell for %s: 0 points", student, assignment, names)
+            nb.cells.append(new_markdown_cell(
+                f"**ml4p:** this submission has no hidden-check cell for {names} (deleted, or its nbgrader "
+                "metadata removed), so no hidden check ran for it and it scores 0 points."))
 
 
 @dataclass
@@ -115,12 +228,17 @@ class Outcome:
 
 def grade_notebook(nb, *, assignment: str, source_dir: Path, checks_dir: Path, solutions_dir: Path | None,
                    limits: sandbox.Limits = sandbox.Limits(), ro_binds=(), data_env=None, timeout: int = 300,
-                   checks_timeout: int = 600, output_limit: int = 5_000_000) -> Outcome:
+                   checks_timeout: int = 600, output_limit: int = 5_000_000,
+                   call_timeout: float | None = None) -> Outcome:
     """Run ``nb`` in a sandboxed kernel, then its hidden checks; fill the hidden-check cells in place.
 
     ``source_dir``: the submission's folder; its files (not notebooks) are copied to a private
     scratch folder, the only place the kernel may write. ``data_env``: variables for the kernel
     and the checks saying where the data is; the folders of files it names are bound read-only.
+    ``timeout``: seconds a cell may run before it is interrupted; a cell still running
+    ``INTERRUPT_GRACE_SECONDS`` later has its kernel stopped (the rest of the notebook and the
+    checks then fail with that reason). ``call_timeout``: seconds one call of a student
+    function by a check may run (default: ``timeout``, at most 60).
     """
     data_env = dict(data_env or {})
     ro_binds = [*ro_binds, *{Path(v).resolve().parent for v in data_env.values() if Path(v).is_file()}]
@@ -131,28 +249,32 @@ def grade_notebook(nb, *, assignment: str, source_dir: Path, checks_dir: Path, s
         work = Path(scratch) / "work"
         shutil.copytree(source_dir, work, ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
         km = sandbox.sandboxed_kernel_manager(work, limits=limits, ro_binds=ro_binds, env=data_env)
-        stopped = f"this cell ran longer than {timeout} s and was stopped"
+        # a message larger than the notebook could keep is dropped unread (JSON escapes: x2, + envelope)
+        km.client_factory = type("CappedKernelClient", (CappedKernelClient,),
+                                 {"max_message_bytes": 2 * output_limit + (1 << 20)})
         client = CappedNotebookClient(
             nb, km=km, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
-            error_on_timeout={"ename": "CellTimeoutError", "evalue": stopped,
-                              "traceback": [f"CellTimeoutError: {stopped}"]},
+            error_on_timeout=_error("CellTimeoutError", _interrupted(timeout)),
+            iopub_timeout=INTERRUPT_GRACE_SECONDS,
             output_limit=output_limit, resources={"metadata": {"path": str(work)}}, record_timing=False)
         results, error, execute_seconds = [], "", 0.0
         try:
             with client.setup_kernel():
-                died = _execute_cells(client, nb, skip=cells)
+                died = _execute_cells(client, nb, skip=cells, timeout=timeout)
                 execute_seconds = time.monotonic() - started
                 if died:
                     error = f"{died}, so no check could run"
                 else:
                     results, error = run_checks(checks_dir, assignment, km.connection_file,
                                                 solutions_dir=solutions_dir, timeout=checks_timeout,
+                                                call_timeout=call_timeout or min(timeout, 60),
                                                 threads=limits.threads, env=data_env)
                     checks_seconds = time.monotonic() - started - execute_seconds
         except (RuntimeError, TimeoutError, OSError) as exc:  # the kernel did not start
             died = f"the sandboxed kernel could not start ({type(exc).__name__}: {exc})"
             error = f"{died}, so no check could run"
         finally:
+            _stop_channels(client)
             _shutdown(km)
     reports = part_reports({part: pts for part, pts in cells.values()}, results, error)
     for i, (part, _) in cells.items():
@@ -161,19 +283,57 @@ def grade_notebook(nb, *, assignment: str, source_dir: Path, checks_dir: Path, s
     return Outcome(reports, execute_seconds, checks_seconds, died)
 
 
-def _execute_cells(client: NotebookClient, nb, *, skip) -> str:
-    """Run every code cell but those in ``skip``; returns how the kernel died, if it did."""
+def _execute_cells(client: CappedNotebookClient, nb, *, skip, timeout: int) -> str:
+    """Run every code cell but those in ``skip``; returns how the kernel died, if it did.
+
+    A cell that outlives its timeout is interrupted; one that is still running
+    ``INTERRUPT_GRACE_SECONDS`` later (it caught KeyboardInterrupt, or ignores SIGINT) has its
+    kernel stopped: every later cell would only wait for it.
+    """
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or i in skip:
             continue
+        client.timed_out = client.went_idle = False
+        drops = _drops(client)
         try:
             client.execute_cell(cell, i)
         except DeadKernelError:
             died = f"the notebook's kernel died while running cell {i + 1}"
-            cell.outputs.append(new_output("error", ename="DeadKernelError", evalue=died,
-                                           traceback=[f"DeadKernelError: {died}"]))
+            cell.outputs.append(new_output(**_error("DeadKernelError", died)))
             return died
+        if _drops(client) > drops:
+            cell.outputs.append(new_output("stream", name="stdout", text=(
+                f"\n[ml4p: an output message larger than {client.output_limit // 1000} kB was discarded]\n")))
+        if client.timed_out and not client.went_idle:
+            _shutdown(client.km)
+            died = f"cell {i + 1} kept running after it was interrupted at its {timeout} s limit: its kernel was stopped"
+            cell.outputs.append(new_output(**_error("KernelStopped", died)))
+            return died
+        if client.timed_out:
+            cell.outputs.append(new_output(**_error("CellTimeoutError", _interrupted(timeout))))
     return ""
+
+
+def _interrupted(timeout: int) -> str:
+    return f"this cell ran longer than {timeout} s and was interrupted"
+
+
+def _drops(client: NotebookClient) -> int:
+    """How often the client's iopub connection dropped an oversized message so far."""
+    return getattr(getattr(client.kc, "_iopub_channel", None), "drops", 0)
+
+
+def _error(ename: str, evalue: str) -> dict:
+    """An error as nbclient's ``error_on_timeout`` and ``new_output`` take it."""
+    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]}
+
+
+def _stop_channels(client: NotebookClient) -> None:
+    try:
+        if client.kc is not None:
+            client.kc.stop_channels()
+    except Exception:  # noqa: BLE001 - best effort: the kernel may be gone
+        pass
 
 
 def _shutdown(km) -> None:

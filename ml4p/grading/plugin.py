@@ -20,8 +20,10 @@ import pytest
 #: Environment variables the grader sets for the checks' process.
 CONNECTION_ENV = "ML4P_KERNEL_CONNECTION"  # the sandboxed kernel's connection file
 RESULTS_ENV = "ML4P_RESULTS"  # where this plugin writes the results (JSON)
+CALL_TIMEOUT_ENV = "ML4P_CALL_TIMEOUT"  # seconds one call of a student function may take
 
 MAX_MESSAGE = 400  # characters of a failure message kept for feedback
+NOT_RUN = "not run"  # the message of a check the run never reached
 
 
 @dataclass
@@ -41,7 +43,8 @@ def points(value: float):
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "points(n): what a hidden check is worth")
-    config._ml4p_results = []
+    config._ml4p_results = {}  # nodeid -> CheckResult as a dict, in collection order
+    config._ml4p_done = set()  # nodeids whose outcome is recorded
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +55,8 @@ def student():
     connection = os.environ.get(CONNECTION_ENV)
     if not connection:
         pytest.fail(f"{CONNECTION_ENV} is not set: hidden checks run under `ml4p autograde`")
-    proxy = KernelProxy(connection)
+    timeout = float(os.environ.get(CALL_TIMEOUT_ENV) or 60)
+    proxy = KernelProxy(connection, timeout=timeout)
     yield proxy
     proxy.close()
 
@@ -98,31 +102,43 @@ def failure_message(excinfo) -> str:
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
+def pytest_collection_finish(session):
+    """Every check is recorded as failed ("not run") until it runs: a run stopped at its
+    time limit, or killed, then scores the checks it never reached as 0, not as absent."""
+    results = session.config._ml4p_results
+    for item in session.items:
+        results[item.nodeid] = asdict(CheckResult(part=part_of(item), name=check_name(item),
+                                                  points=points_of(item), passed=False, message=NOT_RUN))
+    _write(results)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    results = item.config._ml4p_results
-    first = not any(r.get("_nodeid") == item.nodeid for r in results)
+    done = item.config._ml4p_done
+    if item.nodeid in done:
+        return
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
-        if not first:
-            return
+        done.add(item.nodeid)
         passed = report.outcome == "passed"
-        record = asdict(CheckResult(
+        item.config._ml4p_results[item.nodeid] = asdict(CheckResult(
             part=part_of(item), name=check_name(item), points=points_of(item), passed=passed,
             message="" if passed or call.excinfo is None else failure_message(call.excinfo),
             seconds=round(call.duration, 3),
         ))
-        record["_nodeid"] = item.nodeid
-        results.append(record)
+        _write(item.config._ml4p_results)  # after every check: what a stopped run found is kept
 
 
 def pytest_sessionfinish(session):
+    _write(getattr(session.config, "_ml4p_results", {}))
+
+
+def _write(results: dict[str, dict]) -> None:
     path = os.environ.get(RESULTS_ENV)
     if not path:
         return
-    records = [{k: v for k, v in r.items() if k != "_nodeid"}
-               for r in getattr(session.config, "_ml4p_results", [])]
+    records = list(results.values())
     tmp = Path(path).with_suffix(".tmp")
     tmp.write_text(json.dumps(records, indent=1))
     tmp.replace(path)

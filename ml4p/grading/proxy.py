@@ -295,19 +295,31 @@ def _short(text: Any, trusted_sources: list[str]) -> str:
     return text
 
 
-class _Client(BlockingKernelClient):
-    """A client that drops (rather than buffers) huge messages from the kernel."""
+class LimitedSockets:
+    """Kernel-client mixin: sockets drop (rather than buffer) messages above `max_message_bytes`.
+
+    Anything in the kernel can send messages of any size; without this, one
+    `print` of a gigabyte becomes a gigabyte (several, once decoded) in the grader.
+    """
+
+    max_message_bytes = _MAX_MESSAGE_BYTES
 
     def _create_connected_socket(self, channel: str, identity: bytes | None = None):
-        if self.curve_publickey is not None:
-            return super()._create_connected_socket(channel, identity)
         socket = self.context.socket(channel_socket_types[channel])
         socket.linger = 1000
         if identity:
             socket.identity = identity
-        socket.setsockopt(zmq.MAXMSGSIZE, _MAX_MESSAGE_BYTES)  # before connect
+        if getattr(self, "curve_publickey", None) is not None:  # as jupyter_client does
+            socket.curve_secretkey = self.curve_secretkey
+            socket.curve_publickey = self.curve_publickey
+            socket.curve_serverkey = self.curve_publickey
+        socket.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)  # before connect
         socket.connect(self._make_url(channel))
         return socket
+
+
+class _Client(LimitedSockets, BlockingKernelClient):
+    """A client that drops (rather than buffers) huge messages from the kernel."""
 
 
 class KernelProxy:
