@@ -160,6 +160,17 @@ def _python_dirs() -> list[tuple[Path, Path]]:
     return sorted(pairs, key=lambda pair: (len(pair[1].parts), pair[0] != pair[1]))
 
 
+#: Device nodes of accelerators: NVIDIA GPUs, DRM render nodes (AMD/Intel), TPUs.
+ACCELERATOR_GLOBS = ("/dev/nvidia*", "/dev/dri", "/dev/kfd", "/dev/accel*", "/dev/vfio")
+
+
+def accelerator_devices() -> list[Path]:
+    """The accelerator device nodes of this machine, passed through to the sandbox."""
+    import glob
+
+    return sorted({Path(p) for pattern in ACCELERATOR_GLOBS for p in glob.glob(pattern)})
+
+
 def bwrap_command(
     workdir: Path,
     *,
@@ -187,6 +198,11 @@ def bwrap_command(
             mounts.bind(path)
     mounts.special("--proc", "/proc")
     mounts.special("--dev", "/dev")
+    accelerators = accelerator_devices()
+    for device in accelerators:  # GPUs and TPUs stay usable inside (after /dev is made)
+        mounts.args += ["--dev-bind", str(device), str(device)]
+    if accelerators and Path("/sys").is_dir():
+        mounts.bind(Path("/sys"))  # drivers find their devices through sysfs
     mounts.special("--tmpfs", "/tmp", perms="1777")  # private: not the host's /tmp
     mounts.special("--tmpfs", "/dev/shm", perms="1777")
     for real, inside in _python_dirs():
@@ -299,6 +315,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             "MPLBACKEND": "Agg",
             "TF_CPP_MIN_LOG_LEVEL": "3",
             "TF_ENABLE_ONEDNN_OPTS": "0",
+            "TF_FORCE_GPU_ALLOW_GROWTH": "true",  # kernels sharing a GPU take memory as they need it
             "KERAS_BACKEND": "tensorflow",
             "OMP_NUM_THREADS": threads,
             "OPENBLAS_NUM_THREADS": threads,

@@ -368,3 +368,17 @@ def test_workdir_holding_grader_files_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match="refusing"):
         sandboxed_kernel_manager(tmp_path)
+
+
+def test_accelerator_devices_are_passed_through(monkeypatch, tmp_path):
+    """Are GPU/TPU device nodes bound into the sandbox after its fresh /dev (and sysfs with them)?"""
+    from ml4p.grading import sandbox as sb
+
+    monkeypatch.setattr(sb, "accelerator_devices", lambda: [Path("/dev/nvidia0"), Path("/dev/nvidiactl")])
+    (tmp_path / ".kernel").mkdir()
+    args = sb.bwrap_command(tmp_path, env={}, privileged=False)
+    dev = args.index("--dev")
+    binds = [i for i, a in enumerate(args) if a == "--dev-bind"]
+    assert [args[i + 1] for i in binds] == ["/dev/nvidia0", "/dev/nvidiactl"]
+    assert all(i > dev for i in binds)
+    assert "/sys" in args
