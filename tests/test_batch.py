@@ -97,3 +97,18 @@ def test_a_broken_file_fails_with_its_reason_and_the_batch_goes_on(tmp_path):
     assert "json" in failure_file(course, A, "student-0").read_text().lower()
     got = scores(course)
     assert {k: v for k, v in got.items() if k != "student-0"} == {k: v for k, v in EXPECTED.items() if k != "student-0"}
+
+
+def test_submissions_are_never_modified(tmp_path):
+    """Are the submitted files byte for byte the same after a parallel grading run?"""
+    import hashlib
+
+    course = make_course(tmp_path)
+
+    def digest():
+        return {p.relative_to(course): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted((course / "submitted").rglob("*")) if p.is_file()}
+
+    before = digest()
+    autograde(A, course=course, jobs=2, progress=False)
+    assert digest() == before
