@@ -24,18 +24,25 @@ def _warn_isolation() -> None:
         errors.print(f"[bold red]WARNING:[/] {sandbox.ISOLATION_WARNING}")
 
 
+def _table(title: str, left: list[str], numbers: list[str], right: list[str]) -> Table:
+    """A table whose number columns are right-aligned between text columns."""
+    table = Table(title=title)
+    for col in left:
+        table.add_column(col)
+    for col in numbers:
+        table.add_column(col, justify="right")
+    for col in right:
+        table.add_column(col)
+    return table
+
+
 def _verdict_tables(verdicts, title: str) -> list[Table]:
     """One table per assignment: each part's score, the total, and whether it is what it should be."""
     tables = []
     for assignment in dict.fromkeys(v.assignment for v in verdicts):
         rows = [v for v in verdicts if v.assignment == assignment]
         parts = list(dict.fromkeys(p for v in rows if v.row for p in v.row.parts))
-        table = Table(title=f"{title}: {assignment}")
-        table.add_column("student")
-        for col in [*parts, "total"]:
-            table.add_column(col, justify="right")
-        table.add_column("should get")
-        table.add_column("as expected")
+        table = _table(f"{title}: {assignment}", ["student"], [*parts, "total"], ["should get", "as expected"])
         for v in rows:
             cells = []
             for p in parts:
@@ -134,19 +141,14 @@ def cmd_course_grades(args) -> int:
     from rich.markup import escape
 
     from ml4p.coursegrades import course_grades
-    from ml4p.exports import grades_csv
+    from ml4p.exports import course_grades_csv
 
     rows = course_grades(course=args.course)
     if args.format == "csv":
-        sys.stdout.write(grades_csv(rows))
+        sys.stdout.write(course_grades_csv(rows))
         return 0
     components = list(dict.fromkeys(c for r in rows for c in r.components))
-    table = Table(title="course grades")
-    table.add_column("student")
-    for col in [*components, "grade"]:
-        table.add_column(col, justify="right")
-    table.add_column("pass")
-    table.add_column("missing (counted 0) / notes")
+    table = _table("course grades", ["student"], [*components, "grade"], ["pass", "missing (counted 0) / notes"])
     for r in rows:
         cells = ["[red]missing[/]" if r.components[c] is None else f"{r.components[c]:.1f}" for c in components]
         notes = [*r.missing, *(f"dropped {a}" for a in r.dropped), *(f"{a}: waits for a TA" for a in r.pending),

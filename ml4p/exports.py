@@ -38,7 +38,7 @@ TEST_KEYS = {"score", "max_score", "status", "name", "name_format", "number", "o
 # --- course grades ----------------------------------------------------------------------------
 
 
-def grades_csv(rows) -> str:
+def course_grades_csv(rows) -> str:
     """Course grades as CSV: student, one column per component ("missing" where absent), grade, pass, missing.
 
     rows: list of ``ml4p.coursegrades.StudentGrade``.

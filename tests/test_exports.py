@@ -18,7 +18,7 @@ from test_coursegrades import graded_course
 from toy import A, CHECKS
 
 from ml4p.coursegrades import course_grades
-from ml4p.exports import export_gradescope, gradescope_results, grades_csv, validate_results
+from ml4p.exports import course_grades_csv, export_gradescope, gradescope_results, validate_results
 from ml4p.feedback import LeakError, feedback
 from ml4p.grading.autograde import GradeRow
 
@@ -96,7 +96,7 @@ def test_a_students_own_copy_of_a_line_is_not_a_leak(course, tmp_path):
 
 def test_grades_csv_has_components_grade_pass_and_missing(course):
     """Does the CSV carry each component ('missing' where absent), the grade, pass and what is missing?"""
-    rows = {r["student"]: r for r in csv.DictReader(io.StringIO(grades_csv(course_grades(course=course))))}
+    rows = {r["student"]: r for r in csv.DictReader(io.StringIO(course_grades_csv(course_grades(course=course))))}
     assert list(rows["reference"]) == ["student", "assignments", "project", "presentation", "grade", "pass", "missing"]
     assert rows["reference"] == {"student": "reference", "assignments": "50.00", "project": "90.00",
                                  "presentation": "80.00", "grade": "72.00", "pass": "yes", "missing": "assignment hw2"}
