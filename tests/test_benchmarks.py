@@ -1,7 +1,9 @@
-"""Smoke tests: each benchmark runs at tiny size on the toy assignment, so that none can rot."""
+"""Smoke tests: each benchmark runs at tiny size (the grading ones on the toy assignment), so that none can rot."""
+import importlib.util
 import sys
 from pathlib import Path
 
+import pytest
 from toy import A, write_materials
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -26,3 +28,57 @@ def test_autograde_class_benchmark_prints_its_table(tmp_path):
                                   "--materials", str(materials)])
     lines = table.splitlines()
     assert len(lines) == 9 and "| True, True | |" in lines[-1]
+
+
+needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
+                               reason="JAX is for the benchmarks only: pip install -r benchmarks/requirements.txt")
+
+
+@needs_jax
+def test_metropolis_benchmark_prints_its_table():
+    """Does the Metropolis comparison run both implementations at tiny size and report the ratio?"""
+    import metropolis
+
+    table = metropolis.main(["--chains", "16", "--n", "4", "--steps", "5", "--repeat", "1"])
+    rows = [line for line in table.splitlines() if line.startswith(("| TensorFlow", "| JAX"))]
+    assert len(rows) == 2
+    for row in rows:
+        acceptance = float(row.split("|")[6])
+        assert 0 <= acceptance <= 1
+    assert "JAX time / TensorFlow time: **" in table
+
+
+@needs_jax
+def test_mnist_benchmark_prints_its_table(monkeypatch):
+    """Does the MNIST comparison train both implementations briefly on the stand-in and report time and accuracy?"""
+    import mnist_training
+
+    monkeypatch.delenv("ML4P_MNIST", raising=False)
+    monkeypatch.setenv("ML4P_DIGITS", "synthetic")
+    table = mnist_training.main(["--epochs", "1", "--train-size", "512", "--test-size", "128", "--repeat", "1"])
+    rows = [line for line in table.splitlines() if line.startswith(("| TensorFlow", "| JAX"))]
+    assert len(rows) == 2 and "synthetic" in table
+    for row in rows:
+        loss, accuracy = row.split("|")[4:6]
+        assert 0 < float(loss) < 5 and accuracy.strip().endswith("%")
+    assert "TensorFlow time / JAX time: **" in table
+
+
+@needs_jax
+def test_run_prints_one_table_with_verdicts(monkeypatch):
+    """Does `run.py --quick` put each comparison in one summary table, with its ratio, target and verdict?"""
+    import run
+
+    monkeypatch.delenv("ML4P_MNIST", raising=False)
+    monkeypatch.setenv("ML4P_DIGITS", "synthetic")
+    monkeypatch.setitem(run.QUICK, "metropolis", {"chains": 16, "n": 4, "dim": 2, "steps": 5, "repeat": 1})
+    monkeypatch.setitem(run.QUICK, "mnist", {"epochs": 1, "batch_size": 128, "repeat": 1, "n_train": 512,
+                                             "n_test": 128})
+    out = run.main(["--quick", "--only", "metropolis", "--only", "mnist"])
+    lines = out.splitlines()
+    assert lines[0].startswith("Machine: ")
+    header = lines.index("| benchmark | measured | compared with | ratio | target | verdict |")
+    rows = lines[header + 2:header + 4]
+    assert rows[0].startswith("| Coulomb gas Metropolis") and rows[1].startswith("| MNIST MLP")
+    for row in rows:
+        assert row.rstrip(" |").endswith(("met", ")"))
