@@ -10,137 +10,23 @@ the gradebook, feedback, export) reads those cells as usual.
 from __future__ import annotations
 
 import os
-import queue
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import zmq
-from jupyter_client.asynchronous import AsyncKernelClient
-from jupyter_client.channels import AsyncZMQSocketChannel
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_markdown_cell, new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Dict, Integer, List, Unicode
-from zmq.utils.monitor import recv_monitor_message
 
 from ml4p.grading import sandbox
+from ml4p.grading.capped_client import PRIVATE_MIME, CappedKernelClient, CappedNotebookClient, drops
 from ml4p.grading.checks import PartReport, part_reports, parts_with_checks, run_checks
-from ml4p.grading.proxy import LimitedSockets
-
 
 INTERRUPT_GRACE_SECONDS = 5  # after a cell's timeout: how long the interrupted kernel may take to go idle
-_HEAL_SECONDS = 0.2  # how often the notebook client checks that its iopub connection is still there
-PRIVATE_MIME = "application/vnd.ml4p."  # ml4p's own mimetypes: only the grader writes them into a notebook
-_OUTPUT_MESSAGES = {"stream", "display_data", "execute_result", "error", "update_display_data"}
-
-
-class _HealingChannel(AsyncZMQSocketChannel):
-    """An iopub channel that reconnects when its socket drops an oversized message.
-
-    libzmq closes a connection whose peer exceeds MAXMSGSIZE and never reconnects it by
-    itself: the notebook would hear nothing more from its kernel. A socket monitor tells.
-    """
-
-    def __init__(self, socket, session, loop=None, *, url: str):
-        super().__init__(socket, session, loop)
-        self.url = url
-        self.drops = 0  # connections lost (each dropped at least one message)
-        address = f"inproc://ml4p-iopub-monitor-{id(self)}"
-        socket.monitor(address, zmq.EVENT_DISCONNECTED)
-        self._monitor = zmq.Context.shadow(socket.context.underlying).socket(zmq.PAIR)
-        self._monitor.connect(address)
-
-    async def get_msg(self, timeout: float | None = None):
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            self._heal()
-            wait = _HEAL_SECONDS if deadline is None else min(_HEAL_SECONDS, max(0.0, deadline - time.monotonic()))
-            try:
-                return await super().get_msg(timeout=wait)
-            except queue.Empty:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise
-
-    def _heal(self) -> None:
-        lost = 0
-        while self._monitor.poll(0):
-            lost += recv_monitor_message(self._monitor)["event"] == zmq.EVENT_DISCONNECTED
-        if lost:
-            self.drops += lost
-            self.socket.disconnect(self.url)
-            self.socket.connect(self.url)
-
-    def close(self) -> None:
-        if not self._monitor.closed:
-            try:
-                self.socket.disable_monitor()
-            except zmq.ZMQError:
-                pass
-            self._monitor.close(linger=0)
-        super().close()
-
-    stop = close  # what stop_channels calls
-
-
-class CappedKernelClient(LimitedSockets, AsyncKernelClient):
-    """The notebook client's connection: messages far beyond the output limit are dropped unread."""
-
-    @property
-    def iopub_channel(self):
-        if self._iopub_channel is None:
-            self._iopub_channel = _HealingChannel(self.connect_iopub(), self.session, self.ioloop,
-                                                  url=self._make_url("iopub"))
-        return self._iopub_channel
-
-
-class CappedNotebookClient(NotebookClient):
-    """An nbclient that keeps at most ``output_limit`` bytes of output per notebook, drops
-    ml4p's private mimetypes from student output, and notes whether a timed-out cell stopped.
-    """
-
-    def __init__(self, *args, output_limit: int, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.output_limit = output_limit
-        self.output_bytes = 0
-        self.timed_out = False  # the current cell hit the timeout and was interrupted
-        self.went_idle = False  # the kernel said it finished the current cell
-
-    def process_message(self, msg, cell, cell_index):
-        kind, content = msg["msg_type"], msg["content"]
-        if kind == "status" and content.get("execution_state") == "idle":
-            self.went_idle = True
-        if kind in _OUTPUT_MESSAGES:
-            self.output_bytes += _size(content)
-            if self.output_bytes > self.output_limit:
-                if not getattr(self, "_capped", False):
-                    self._capped = True
-                    cell.outputs.append(new_output("stream", name="stdout", text=(
-                        f"\n[ml4p: output beyond {self.output_limit // 1000} kB was discarded]\n")))
-                return None
-            if isinstance(content.get("data"), dict):
-                content["data"] = {k: v for k, v in content["data"].items() if not k.startswith(PRIVATE_MIME)}
-        return super().process_message(msg, cell, cell_index)
-
-    async def _async_handle_timeout(self, timeout, cell=None):
-        self.timed_out = True
-        return await super()._async_handle_timeout(timeout, cell)
-
-
-def _size(node, depth: int = 0) -> int:
-    """Characters of text in a message's content, without copying it."""
-    if isinstance(node, str):
-        return len(node)
-    if depth > 8:
-        return 0
-    if isinstance(node, dict):
-        return sum(_size(v, depth + 1) for v in node.values())
-    if isinstance(node, list):
-        return sum(_size(v, depth + 1) for v in node)
-    return 8
 
 
 def hidden_check_cells(nb, parts: set[str]) -> dict[int, tuple[str, float]]:
@@ -294,14 +180,14 @@ def _execute_cells(client: CappedNotebookClient, nb, *, skip, timeout: int) -> s
         if cell.cell_type != "code" or i in skip:
             continue
         client.timed_out = client.went_idle = False
-        drops = _drops(client)
+        dropped = drops(client)
         try:
             client.execute_cell(cell, i)
         except DeadKernelError:
             died = f"the notebook's kernel died while running cell {i + 1}"
             cell.outputs.append(new_output(**_error("DeadKernelError", died)))
             return died
-        if _drops(client) > drops:
+        if drops(client) > dropped:
             cell.outputs.append(new_output("stream", name="stdout", text=(
                 f"\n[ml4p: an output message larger than {client.output_limit // 1000} kB was discarded]\n")))
         if client.timed_out and not client.went_idle:
@@ -316,11 +202,6 @@ def _execute_cells(client: CappedNotebookClient, nb, *, skip, timeout: int) -> s
 
 def _interrupted(timeout: int) -> str:
     return f"this cell ran longer than {timeout} s and was interrupted"
-
-
-def _drops(client: NotebookClient) -> int:
-    """How often the client's iopub connection dropped an oversized message so far."""
-    return getattr(getattr(client.kc, "_iopub_channel", None), "drops", 0)
 
 
 def _error(ename: str, evalue: str) -> dict:
@@ -357,4 +238,5 @@ def autograde_preprocessors() -> list:
     return [SandboxedExecute if p is Execute else p for p in Autograde.class_traits()["autograde_preprocessors"].default()]
 
 
-__all__ = ["SandboxedExecute", "Outcome", "grade_notebook", "autograde_preprocessors"]
+__all__ = ["SandboxedExecute", "Outcome", "grade_notebook", "autograde_preprocessors",
+           "CappedNotebookClient", "CappedKernelClient", "PRIVATE_MIME"]
