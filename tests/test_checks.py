@@ -1,9 +1,10 @@
 """ml4p.grading.checks and plugin: per-part scores and reports from check results."""
 import textwrap
+import time
 
 import pytest
 
-from ml4p.grading.checks import PartReport, part_reports, parts_with_checks, run_checks
+from ml4p.grading.checks import ChecksProcess, PartReport, part_reports, parts_with_checks, run_checks
 from ml4p.grading.plugin import CheckResult
 from nbgrader.utils import determine_grade
 from nbformat.v4 import new_code_cell
@@ -91,3 +92,59 @@ def test_run_checks_says_when_the_checks_cannot_run(tmp_path):
     checks = write_checks(tmp_path, "import no_such_module_here\n")
     results, error = run_checks(checks, "toy", None)
     assert results == [] and "could not run" in error
+
+
+def test_checks_process_collects_before_it_has_a_kernel(tmp_path):
+    """Does the checks' process import and collect the checks while there is no kernel yet, run them
+    only once it is given one, and run nothing when it is closed without one?"""
+    marker = tmp_path / "imported"
+    ran = tmp_path / "ran"
+    checks = write_checks(tmp_path, f'''
+        import os
+        import pytest
+        from pathlib import Path
+        Path({str(marker)!r}).write_text("")
+
+        @pytest.mark.points(1)
+        def test_connection():
+            """sees the kernel's connection file"""
+            Path({str(ran)!r}).write_text(os.environ["ML4P_KERNEL_CONNECTION"])
+    ''')
+    with ChecksProcess(checks, "toy") as waiting:
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists()
+        time.sleep(0.5)
+        assert not ran.exists()
+        results, error = waiting.run("/nowhere/kernel.json", timeout=60)
+    assert error == "" and [r.passed for r in results] == [True]
+    assert ran.read_text() == "/nowhere/kernel.json"
+    ran.unlink()
+    with ChecksProcess(checks, "toy") as unused:
+        process = unused._proc
+    assert process.poll() is not None and not ran.exists()
+
+
+def test_checks_process_reports_a_run_that_outlives_its_timeout(tmp_path):
+    """Does a pre-started run past its time limit keep what finished, and say why the rest is missing?"""
+    checks = write_checks(tmp_path, '''
+        import time
+        import pytest
+
+        @pytest.mark.points(1)
+        def test_quick():
+            """quick"""
+
+        @pytest.mark.points(1)
+        def test_stuck():
+            """stuck"""
+            time.sleep(60)
+    ''')
+    start = time.monotonic()
+    with ChecksProcess(checks, "toy") as checks_process:
+        results, error = checks_process.run(None, timeout=3)
+    assert time.monotonic() - start < 30
+    assert "did not finish within 3 s" in error
+    by_name = {r.name: r for r in results}
+    assert by_name["quick"].passed and not by_name["stuck"].passed and "not run" in by_name["stuck"].message

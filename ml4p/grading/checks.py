@@ -95,30 +95,86 @@ def run_checks(checks_dir: Path, assignment: str, connection_file: str | None, *
     variables for the checks (where the data is). Returns the results and, if the run
     itself failed, a short reason.
     """
-    checks_dir = Path(checks_dir).resolve()
-    with tempfile.TemporaryDirectory(prefix="ml4p-checks-") as tmp:
-        results_path = Path(tmp) / "results.json"
+    with ChecksProcess(checks_dir, assignment, solutions_dir=solutions_dir, call_timeout=call_timeout,
+                       threads=threads, env=env) as checks:
+        return checks.run(connection_file, timeout=timeout)
+
+
+class ChecksProcess:
+    """The hidden checks' trusted pytest process, started before the kernel is ready.
+
+    Starting Python and pytest, importing the checks and the oracle and collecting them
+    takes a while and needs no kernel, so it happens while the notebook still executes;
+    ``run`` then hands the process the kernel's connection file and waits for the results.
+    Leaving the ``with`` block without ``run`` stops the process before any check ran.
+
+        with ChecksProcess(checks_dir, "coulomb_gas", solutions_dir=...) as checks:
+            ...  # execute the notebook
+            results, error = checks.run(km.connection_file, timeout=600)
+    """
+
+    def __init__(self, checks_dir: Path, assignment: str, *, solutions_dir: Path | None = None,
+                 call_timeout: float = 60.0, threads: int = 1, env: dict[str, str] | None = None):
+        checks_dir = Path(checks_dir).resolve()
+        self._tmp = tempfile.TemporaryDirectory(prefix="ml4p-checks-")
+        tmp = Path(self._tmp.name)
+        self.results_path = tmp / "results.json"
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}, **(env or {})}
-        env[RESULTS_ENV] = str(results_path)
-        env[CONNECTION_ENV] = connection_file or ""
+        env.pop(CONNECTION_ENV, None)  # given by run(), once there is a kernel
+        env[RESULTS_ENV] = str(self.results_path)
         env[CALL_TIMEOUT_ENV] = f"{call_timeout:g}"
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         env["OMP_NUM_THREADS"] = str(threads)
         paths = [str(Path(solutions_dir).resolve().parent)] if solutions_dir else []
         env["PYTHONPATH"] = os.pathsep.join(paths + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-        cmd = [sys.executable, "-m", "pytest", str(checks_dir / assignment),
+        cmd = [sys.executable, "-m", "ml4p.grading._checks_process", str(checks_dir / assignment),
                "--rootdir", str(checks_dir), "-o", "addopts=", "-o", "testpaths=",
                "-p", "no:cacheprovider", "--assert=plain", "-q", "--no-header", "-rN", "--tb=no"]
+        self._output = open(tmp / "output.txt", "w+")  # a file, not a pipe: no pipe can fill up and block it
+        self._proc = subprocess.Popen(cmd, env=env, cwd=tmp, stdin=subprocess.PIPE, stdout=self._output,
+                                      stderr=subprocess.STDOUT, text=True)
+
+    def __enter__(self) -> ChecksProcess:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def run(self, connection_file: str | None, *, timeout: float = 600.0) -> tuple[list[CheckResult], str]:
+        """Run the checks against the kernel at ``connection_file``; at most ``timeout`` seconds."""
+        proc = self._proc
         try:
-            proc = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True,
-                                  timeout=timeout)
+            proc.stdin.write(json.dumps({"connection": connection_file or ""}) + "\n")
+            proc.stdin.close()
+        except OSError:  # it has ended already (it could not even collect the checks)
+            pass
+        try:
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            return _stopped(_read(results_path), f"the hidden checks did not finish within {timeout:g} s")
-        results = _read(results_path)
+            self._stop()
+            return _stopped(_read(self.results_path), f"the hidden checks did not finish within {timeout:g} s")
+        results = _read(self.results_path)
         if proc.returncode not in (0, 1) or not results:
-            tail = (proc.stdout + proc.stderr).strip().splitlines()[-3:]
+            self._output.seek(0)
+            tail = self._output.read().strip().splitlines()[-3:]
             return _stopped(results, "the hidden checks could not run (grader error: " + " | ".join(tail) + ")")
         return results, ""
+
+    def _stop(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        if not self._proc.stdin.closed:
+            try:
+                self._proc.stdin.close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        """Stop the process (if it still runs) and remove its files."""
+        self._stop()
+        self._output.close()
+        self._tmp.cleanup()
 
 
 def _read(path: Path) -> list[CheckResult]:

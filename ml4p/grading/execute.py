@@ -24,7 +24,7 @@ from traitlets import Dict, Integer, List, Unicode
 
 from ml4p.grading import sandbox
 from ml4p.grading.capped_client import PRIVATE_MIME, CappedKernelClient, CappedNotebookClient, drops
-from ml4p.grading.checks import PartReport, part_reports, parts_with_checks, run_checks
+from ml4p.grading.checks import ChecksProcess, PartReport, part_reports, parts_with_checks
 
 INTERRUPT_GRACE_SECONDS = 5  # after a cell's timeout: how long the interrupted kernel may take to go idle
 
@@ -131,7 +131,10 @@ def grade_notebook(nb, *, assignment: str, source_dir: Path, checks_dir: Path, s
     cells = hidden_check_cells(nb, parts_with_checks(checks_dir, assignment))
     started = time.monotonic()
     died, checks_seconds = "", 0.0
-    with tempfile.TemporaryDirectory(prefix="ml4p-sandbox-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="ml4p-sandbox-") as scratch, \
+            ChecksProcess(checks_dir, assignment, solutions_dir=solutions_dir,
+                          call_timeout=call_timeout or min(timeout, 60), threads=limits.threads,
+                          env=data_env) as checks:  # it starts up while the notebook runs
         work = Path(scratch) / "work"
         shutil.copytree(source_dir, work, ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
         km = sandbox.sandboxed_kernel_manager(work, limits=limits, ro_binds=ro_binds, env=data_env)
@@ -151,10 +154,7 @@ def grade_notebook(nb, *, assignment: str, source_dir: Path, checks_dir: Path, s
                 if died:
                     error = f"{died}, so no check could run"
                 else:
-                    results, error = run_checks(checks_dir, assignment, km.connection_file,
-                                                solutions_dir=solutions_dir, timeout=checks_timeout,
-                                                call_timeout=call_timeout or min(timeout, 60),
-                                                threads=limits.threads, env=data_env)
+                    results, error = checks.run(km.connection_file, timeout=checks_timeout)
                     checks_seconds = time.monotonic() - started - execute_seconds
         except (RuntimeError, TimeoutError, OSError) as exc:  # the kernel did not start
             died = f"the sandboxed kernel could not start ({type(exc).__name__}: {exc})"
