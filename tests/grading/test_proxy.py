@@ -48,6 +48,22 @@ def pair(x):
 def apply(f, x):
     return f(x)
 
+traces = []
+
+@tf.function(reduce_retracing=True)
+def traced_apply(f, x):
+    traces.append(x.shape)  # runs once per trace
+    return f(x)
+
+def trace_count():
+    return len(traces)
+
+def identity_of(f, x):
+    return id(f)
+
+def identity_of_energy(x):
+    return id(energy)
+
 def energy(x):                      # deliberately wrong: the reference replaces it
     return tf.reduce_sum(x)
 
@@ -190,6 +206,27 @@ def test_kernel_code_argument(notebook):
     x = np.arange(12.0).reshape(3, 2, 2)
     f = KernelCode("lambda x: -2.0 * tf.reduce_sum(x**2, axis=(-2, -1))")
     np.testing.assert_allclose(proxy.apply(f, x), -2.0 * (x**2).sum(axis=(-2, -1)))
+
+
+def test_trusted_code_is_made_once_per_argument_types(notebook):
+    """Do repeated calls with arguments of the same types and shapes get the same KernelCode lambda and
+    reference `energy` (so a student's tf.function traces them once), and other shapes new ones?"""
+    _, proxy = notebook
+    f = KernelCode("lambda x: 3.0 * x")
+    x = np.arange(6.0).reshape(2, 3)
+    assert proxy.identity_of(f, x) == proxy.identity_of(f, x + 1)
+    assert proxy.identity_of(f, x) != proxy.identity_of(f, x[:1])
+    assert proxy.identity_of(f, x) != proxy.identity_of(f, x.astype(np.float32))
+    uses = {"energy": REFERENCE_ENERGY}
+    assert proxy.call("identity_of_energy", x, uses=uses) == proxy.call("identity_of_energy", 2 * x, uses=uses)
+    assert proxy.call("identity_of_energy", x, uses=uses) != proxy.call("identity_of_energy", x[0], uses=uses)
+    assert proxy.call("identity_of_energy", x, uses=uses) != proxy.call("identity_of_energy", x)  # the student's
+    before = proxy.trace_count()
+    for i in range(3):
+        np.testing.assert_allclose(proxy.traced_apply(f, x + i), 3.0 * (x + i))
+    assert proxy.trace_count() == before + 1
+    np.testing.assert_allclose(proxy.traced_apply(f, x[:1]), 3.0 * x[:1])  # a new lambda: traced with its shape
+    assert proxy.trace_count() == before + 2
 
 
 @pytest.mark.parametrize("target", ["forces", "forces_eager"])
