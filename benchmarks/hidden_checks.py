@@ -4,7 +4,9 @@
 
 Grades the solution notebook in a sandboxed kernel `--repeat` times and prints
 a Markdown table: kernel start + notebook cells, and the hidden checks alone
-(target: at most 15 s per assignment).
+(target: at most 15 s per assignment). The checks' pytest process starts and
+collects the checks while the notebook runs, so the second column is the checks
+from the moment the notebook is done: their calls into the kernel and the oracle.
 """
 from __future__ import annotations
 
