@@ -133,11 +133,14 @@ def autograde_class_rows(argv: list[str]) -> tuple[list[str], str]:
     one = next(v for k, v in by_what.items() if k.startswith("one submission, ml4p"))
     plain = next((k, v) for k, v in by_what.items() if "plain nbgrader" in k)
     jobs2 = next((k, v) for k, v in by_what.items() if k.endswith("--jobs 2"))
+    full_marks = next(v for k, v in by_what.items() if k.startswith("every submission at full marks"))[0]
     ratio = float(one[1])
     rows = [f"| one Coulomb gas submission graded by ml4p (sandbox + hidden checks + gradebook) | {one[0]} s "
             f"| bare nbclient execution {bare[0]} s | {ratio:.2f} | ≤ {SUBMISSION_TARGET:g} "
             f"| {verdict(ratio <= SUBMISSION_TARGET, f'by {ratio / SUBMISSION_TARGET:.2f}×')} |",
-            f"| {jobs2[0]} | {jobs2[1][0]} s | {plain[0]} {plain[1][0]} s | {jobs2[1][1]} | | |"]
+            f"| {jobs2[0]} | {jobs2[1][0]} s | {plain[0]} {plain[1][0]} s | {jobs2[1][1]} "
+            f"| every submission at full marks (jobs 1, jobs 2) "
+            f"| {verdict('False' not in full_marks, f'full marks: {full_marks}')} |"]
     return rows, out
 
 

@@ -20,14 +20,15 @@ def test_hidden_checks_benchmark_prints_its_table(tmp_path):
 
 
 def test_autograde_class_benchmark_prints_its_table(tmp_path):
-    """Does the class benchmark run at two students and report every ratio and full marks?"""
-    import autograde_class
+    """Does the class benchmark run at two students, report every ratio and full marks, and run.py read its table?"""
+    import run
 
     materials = write_materials(tmp_path / "materials")
-    table = autograde_class.main(["--assignment", A, "--students", "2", "--memory-runs", "2",
-                                  "--materials", str(materials)])
+    rows, table = run.autograde_class_rows(["--assignment", A, "--students", "2", "--memory-runs", "2",
+                                            "--materials", str(materials)])
     lines = table.splitlines()
     assert len(lines) == 9 and "| True, True | |" in lines[-1]
+    assert len(rows) == 2 and rows[1].endswith("| met |")
 
 
 needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
