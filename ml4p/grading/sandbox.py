@@ -371,8 +371,10 @@ class SandboxedKernelManager(AsyncKernelManager):
                 raise RuntimeError("sandboxed kernel did not bind its sockets in time")
             await asyncio.sleep(0.02)
         kernel_dir = self.workdir / ".kernel"
-        os.chown(kernel_dir, 0, 0, follow_symlinks=False)
+        # Open it to all before taking it: in the other order the kernel, which stats its
+        # connection file right after binding, could meet a root-owned 0700 folder.
         os.chmod(kernel_dir, 0o755, follow_symlinks=False)
+        os.chown(kernel_dir, 0, 0, follow_symlinks=False)
 
 
 def sandboxed_kernel_manager(
