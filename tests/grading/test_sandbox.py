@@ -195,6 +195,22 @@ def attempt(action):
     assert "done" not in result, result
 
 
+def test_kernel_dir_stays_traversable_while_it_is_locked(tmp_path, monkeypatch):
+    """Is `.kernel/` open to the kernel at every moment of the hand-over to root?
+
+    The kernel stats its connection file right after binding its sockets, the moment the
+    grader locks the folder; a root-owned folder with mode 0700 in between made it fail."""
+    km = sandbox.SandboxedKernelManager(tmp_path, isolate=False)
+    kernel_dir = tmp_path / ".kernel"
+    kernel_dir.mkdir(mode=0o700)
+    modes: list[int] = []
+    monkeypatch.setattr(type(km), "ports", property(lambda self: []))
+    monkeypatch.setattr(sandbox.os, "chown", lambda path, uid, gid, **kw: modes.append(os.stat(path).st_mode & 0o777))
+    run_sync(km._lock_kernel_dir)()
+    assert modes and all(mode & 0o055 == 0o055 for mode in modes), [oct(m) for m in modes]
+    assert kernel_dir.stat().st_mode & 0o777 == 0o755
+
+
 def test_grader_environment_does_not_leak(kernel):
     """Is a variable of the grader's environment visible anywhere inside the kernel?"""
     result = kernel.value(
