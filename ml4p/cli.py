@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import sys
+import warnings
 from pathlib import Path
 
 from rich.console import Console
@@ -258,6 +259,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from ml4p.course import CourseError
+
+    # nbgrader's gradebook code trips SQLAlchemy "not in session" notices on new submissions:
+    # harmless, nbgrader's own, and nothing a TA can act on.
+    warnings.filterwarnings("ignore", message=r"Object of type <Submitted")
 
     args = parser().parse_args(argv)
     try:
