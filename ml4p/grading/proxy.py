@@ -458,18 +458,23 @@ class KernelProxy:
                     break
             if not answered:
                 continue
-            idle_by = min(deadline, time.monotonic() + 1.0)  # else: not subscribed yet, ask again
-            while (remaining := idle_by - time.monotonic()) > 0:
-                try:
-                    msg = self._next_message(remaining)
-                except queue.Empty:
-                    break
-                except BadResult:
-                    continue
-                kind, content = _parts(msg, msg_id)
-                if kind == "status" and content.get("execution_state") == "idle":
-                    return
+            if self._until_idle(msg_id, min(deadline, time.monotonic() + 1.0)):
+                return  # else: not subscribed yet, ask again
         raise RuntimeError(f"no answer within {timeout:g} s")
+
+    def _until_idle(self, msg_id: str, deadline: float) -> bool:
+        """Read iopub until the kernel goes idle after request `msg_id` (True) or `deadline` passes."""
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                msg = self._next_message(remaining)
+            except queue.Empty:
+                return False
+            except BadResult:
+                continue
+            kind, content = _parts(msg, msg_id)
+            if kind == "status" and content.get("execution_state") == "idle":
+                return True
+        return False
 
     @staticmethod
     def _request(mode: str, name: str, args: tuple, kwargs: Mapping, uses: Mapping) -> dict:
@@ -578,18 +583,9 @@ class KernelProxy:
         """Interrupt the running call; raise CallTimeout (and mark the kernel dead if stuck)."""
         client = self._client
         client.control_channel.send(client.session.msg("interrupt_request", {}))
-        deadline = time.monotonic() + _INTERRUPT_GRACE_SECONDS
-        while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                msg = self._next_message(remaining)
-            except queue.Empty:
-                break
-            except BadResult:
-                continue
-            kind, content = _parts(msg, msg_id)
-            if kind == "status" and content.get("execution_state") == "idle":
-                self._drain_shell()
-                raise CallTimeout(f"`{name}` did not return within {timeout:g} s")
+        if self._until_idle(msg_id, time.monotonic() + _INTERRUPT_GRACE_SECONDS):
+            self._drain_shell()
+            raise CallTimeout(f"`{name}` did not return within {timeout:g} s")
         self._dead = f"the kernel did not recover after `{name}` was interrupted"
         raise CallTimeout(f"`{name}` did not return within {timeout:g} s, and did not stop")
 
