@@ -19,7 +19,7 @@ from nbclient import NotebookClient
 from nbformat.v4 import new_output
 from zmq.utils.monitor import recv_monitor_message
 
-from ml4p.grading.proxy import LimitedSockets
+from ml4p.grading.proxy import LimitedSockets, PromptReady
 
 _HEAL_SECONDS = 0.2  # how often the notebook client checks that its iopub connection is still there
 PRIVATE_MIME = "application/vnd.ml4p."  # ml4p's own mimetypes: only the grader writes them into a notebook
@@ -74,7 +74,7 @@ class _HealingChannel(AsyncZMQSocketChannel):
     stop = close  # what stop_channels calls
 
 
-class CappedKernelClient(LimitedSockets, AsyncKernelClient):
+class CappedKernelClient(PromptReady, LimitedSockets, AsyncKernelClient):
     """The notebook client's connection: messages far beyond the output limit are dropped unread."""
 
     @property
@@ -84,39 +84,7 @@ class CappedKernelClient(LimitedSockets, AsyncKernelClient):
                                                   url=self._make_url("iopub"))
         return self._iopub_channel
 
-    async def wait_for_ready(self, timeout: float | None = None) -> None:
-        """Until the kernel answers a ``kernel_info_request`` on both shell and iopub.
-
-        jupyter_client's version ends by waiting for a fifth of a second of silence on
-        iopub; here the iopub message saying the kernel went idle after *this* request
-        shows that the subscription is live (older messages are told apart by their parent).
-        """
-        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
-        while True:
-            msg_id = self.kernel_info()
-            reply = await self._first(self.get_shell_msg, msg_id, "kernel_info_reply", deadline)
-            if reply is not None:
-                self._handle_kernel_info_reply(reply)
-                if await self._first(self.get_iopub_msg, msg_id, "status", deadline, state="idle"):
-                    return
-            if not await self._async_is_alive():
-                raise RuntimeError("Kernel died before replying to kernel_info")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
-
-    @staticmethod
-    async def _first(get, msg_id: str, kind: str, deadline: float, state: str | None = None):
-        """The first message of ``kind`` replying to ``msg_id`` within a second (and the deadline)."""
-        until = min(deadline, time.monotonic() + 1.0)
-        while (remaining := until - time.monotonic()) > 0:
-            try:
-                msg = await get(timeout=remaining)
-            except queue.Empty:
-                return None
-            if (msg.get("parent_header", {}).get("msg_id") == msg_id and msg.get("msg_type") == kind
-                    and (state is None or msg.get("content", {}).get("execution_state") == state)):
-                return msg
-        return None
+    wait_for_ready = PromptReady._async_wait_for_ready
 
 
 class CappedNotebookClient(NotebookClient):

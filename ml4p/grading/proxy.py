@@ -40,8 +40,9 @@ from typing import Any
 
 import numpy as np
 import zmq
-from jupyter_client import BlockingKernelClient
+from jupyter_client import BlockingKernelClient, KernelManager
 from jupyter_client.connect import channel_socket_types
+from jupyter_core.utils import ensure_async, run_sync
 
 RESULT_MIME = "application/vnd.ml4p.result+json"
 MAX_RESULT_BYTES = 256 << 20  # total .npy bytes of one result
@@ -362,8 +363,52 @@ class LimitedSockets:
         return socket
 
 
-class _Client(LimitedSockets, BlockingKernelClient):
+class PromptReady:
+    """Kernel-client mixin: ready once the kernel answers a ``kernel_info_request`` on shell
+    and goes idle after it on iopub.
+
+    jupyter_client's ``wait_for_ready`` ends with a fifth of a second of silence on iopub
+    (and a client without a kernel manager first polls the heartbeat every 0.2 s); here
+    the iopub message saying the kernel went idle after *this* request shows that the
+    subscription is live (older messages are told apart by their parent). A subclass binds
+    ``wait_for_ready`` to ``_async_wait_for_ready``, through ``run_sync`` if it blocks.
+    """
+
+    async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+        while True:
+            msg_id = self.kernel_info()
+            reply = await _first(self.shell_channel, msg_id, "kernel_info_reply", deadline)
+            if reply is not None:
+                self._handle_kernel_info_reply(reply)
+                if await _first(self.iopub_channel, msg_id, "status", deadline, state="idle"):
+                    return
+            if isinstance(self.parent, KernelManager) and not await self._async_is_alive():
+                raise RuntimeError("the kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no answer within {timeout:g} s")
+
+
+async def _first(channel, msg_id: str, kind: str, deadline: float, state: str | None = None):
+    """The first message of ``kind`` replying to ``msg_id`` within a second (and the deadline)."""
+    until = min(deadline, time.monotonic() + 1.0)
+    while (remaining := until - time.monotonic()) > 0:
+        try:
+            msg = await ensure_async(channel.get_msg(timeout=remaining))
+        except queue.Empty:
+            return None
+        except Exception:  # noqa: BLE001 - the kernel signs its messages, so it can send junk
+            continue
+        got, content = _parts(msg, msg_id)
+        if got == kind and (state is None or content.get("execution_state") == state):
+            return msg
+    return None
+
+
+class _Client(PromptReady, LimitedSockets, BlockingKernelClient):
     """A client that drops (rather than buffers) huge messages from the kernel."""
+
+    wait_for_ready = run_sync(PromptReady._async_wait_for_ready)
 
 
 class KernelProxy:
@@ -384,7 +429,7 @@ class KernelProxy:
             self._client.load_connection_file(str(connection))
         self._client.start_channels()
         try:
-            self._wait_for_ready(timeout)
+            self._client.wait_for_ready(timeout=timeout)
         except RuntimeError as error:
             self._dead = f"the kernel does not answer ({error})"
 
@@ -431,36 +476,6 @@ class KernelProxy:
         return self._run(request, name, self.timeout if timeout is None else timeout, sources)
 
     # ------------------------------------------------------------ internals
-
-    def _wait_for_ready(self, timeout: float) -> None:
-        """Until the kernel answers a `kernel_info_request` on both shell and iopub.
-
-        Like jupyter_client's `wait_for_ready`, without its fixed waits (a fifth of a
-        second of silence on iopub, heartbeat polls): the iopub message that says the
-        kernel went idle after *our* request shows that our subscription is live, and
-        every older message is skipped later by its parent's id anyway.
-        """
-        client = self._client
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            msg_id = client.kernel_info()
-            reply_by = min(deadline, time.monotonic() + 1.0)
-            answered = False
-            while (remaining := reply_by - time.monotonic()) > 0:
-                try:
-                    msg = client.get_shell_msg(timeout=remaining)
-                except queue.Empty:
-                    break
-                except Exception:  # noqa: BLE001 - junk from the kernel: ask again
-                    continue
-                if _parts(msg, msg_id)[0] == "kernel_info_reply":
-                    answered = True
-                    break
-            if not answered:
-                continue
-            if self._until_idle(msg_id, min(deadline, time.monotonic() + 1.0)):
-                return  # else: not subscribed yet, ask again
-        raise RuntimeError(f"no answer within {timeout:g} s")
 
     def _until_idle(self, msg_id: str, deadline: float) -> bool:
         """Read iopub until the kernel goes idle after request `msg_id` (True) or `deadline` passes."""
