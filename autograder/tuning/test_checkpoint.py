@@ -41,7 +41,7 @@ def test_restores_optimizer(round_trip):
 @pytest.mark.points(0.25)
 def test_step_and_best_metric(round_trip):
     """restore_checkpoint returns the saved step and best metric"""
-    step, best = float(round_trip[3]), float(round_trip[4])
+    step, best = float(round_trip[2]), float(round_trip[3])
     if step != 7 or best != 0.25:
         fail(f"restore_checkpoint returned (step, best metric) = ({step:g}, {best:g}); saved were (7, 0.25)")
 
