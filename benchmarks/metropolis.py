@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -34,21 +32,14 @@ WIDTH = 0.05
 
 def tf_solution():
     """energy and metropolis from the assignment's source notebook (its solution cells)."""
-    import nbformat
     import tensorflow as tf
 
     from ml4p.course import materials_root
-    from ml4p.grading.submissions import SOLUTION_MARKERS
+    from ml4p.grading.submissions import exec_solution
 
-    nb = nbformat.read(materials_root() / "assignments" / "coulomb_gas" / "coulomb_gas.ipynb", as_version=4)
-    source = "\n\n".join(
-        "\n".join(line for line in cell.source.splitlines() if not SOLUTION_MARKERS.match(line))
-        for cell in nb.cells
-        if cell.metadata.get("nbgrader", {}).get("grade_id") in ("energy_solution", "metropolis_solution"))
-    path = Path(tempfile.mkdtemp(prefix="ml4p-bench-")) / "coulomb_gas_solution.py"
-    path.write_text(source)  # AutoGraph reads the source of what it converts
-    scope = {"tf": tf, "np": np, "__name__": "coulomb_gas_solution"}
-    exec(compile(source, str(path), "exec"), scope)
+    scope = exec_solution(materials_root() / "assignments" / "coulomb_gas" / "coulomb_gas.ipynb",
+                          ("energy_solution", "metropolis_solution"),
+                          {"tf": tf, "np": np, "__name__": "coulomb_gas_solution"})
     energy = scope["energy"]
 
     def log_prob(y):  # one object for every call: one trace

@@ -37,22 +37,10 @@ SOLUTION_CELLS = ("preprocess_solution", "build_model_solution", "cross_entropy_
 
 def notebook_solution(assignment: str, grade_ids, scope: dict) -> dict:
     """Execute the named solution cells of an assignment's source notebook in `scope`."""
-    import tempfile
-    from pathlib import Path
-
-    import nbformat
-
     from ml4p.course import materials_root
-    from ml4p.grading.submissions import SOLUTION_MARKERS
+    from ml4p.grading.submissions import exec_solution
 
-    nb = nbformat.read(materials_root() / "assignments" / assignment / f"{assignment}.ipynb", as_version=4)
-    cells = {cell.metadata.get("nbgrader", {}).get("grade_id"): cell for cell in nb.cells}
-    source = "\n\n".join("\n".join(line for line in cells[g].source.splitlines() if not SOLUTION_MARKERS.match(line))
-                         for g in grade_ids)
-    path = Path(tempfile.mkdtemp(prefix="ml4p-bench-")) / f"{assignment}_solution.py"
-    path.write_text(source)  # AutoGraph reads the source of what it converts
-    exec(compile(source, str(path), "exec"), scope)
-    return scope
+    return exec_solution(materials_root() / "assignments" / assignment / f"{assignment}.ipynb", grade_ids, scope)
 
 
 def steps_total(n: int, epochs: int, batch_size: int) -> int:

@@ -113,3 +113,24 @@ def known_submissions(course: Path, assignment: str) -> dict[str, tuple[object, 
     for m in load_mistakes(course / "autograder", assignment):
         subs[m.student] = (with_mistake(reference, m), m.loses)
     return subs
+
+
+def exec_solution(notebook: Path, grade_ids, scope: dict) -> dict:
+    """Run the named solution cells of a source notebook in `scope`, as one module.
+
+    The source goes through a real file (AutoGraph reads the source of what it
+    converts, so `tf.function` needs it) and the solution markers are dropped.
+    """
+    import tempfile
+
+    nb = nbformat.read(notebook, as_version=4)
+    cells = {_grade_id(cell): cell for cell in nb.cells}
+    missing = [g for g in grade_ids if g not in cells]
+    if missing:
+        raise ValueError(f"{notebook}: no cell with grade_id {', '.join(missing)}")
+    source = "\n\n".join("\n".join(line for line in cells[g].source.splitlines() if not SOLUTION_MARKERS.match(line))
+                         for g in grade_ids)
+    path = Path(tempfile.mkdtemp(prefix="ml4p-solution-")) / f"{Path(notebook).stem}_solution.py"
+    path.write_text(source)
+    exec(compile(source, str(path), "exec"), scope)
+    return scope
