@@ -13,6 +13,12 @@ writes JAX: parameters as a pytree with Keras's initialisation (Glorot uniform
 weights, zero biases), Adam with Keras's update rule and constants, `jit`, and a whole
 epoch in one `lax.scan` (the last, smaller batch in a second compiled step).
 
+A third row shows what the notebook's design costs: the same model, loss, Adam and
+schedule in TensorFlow, but without `tf.data`: each epoch is one XLA program (a
+permutation gathered in the graph, a loop over its batches, the last smaller batch
+included), as JAX's `lax.scan`. The notebook keeps `tf.data` and a distribution
+strategy, which it teaches; this row is a measurement, not a solution.
+
 Each training is timed from start to trained model, compilation included (a training
 run is compiled once, as in the notebook), taking turns, best of `--repeat`; then the
 test accuracy of the trained model. Data: `ml4p.data.load_digits()` (MNIST through
@@ -67,6 +73,59 @@ def tf_training():
             model = nb["build_model"]()
         schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps_total(len(x), epochs, batch_size))
         history = nb["train"](model, x, y, epochs, batch_size, schedule, seed)
+        return lambda images: np.asarray(model(images)), history
+
+    return prepare, run
+
+
+def tf_xla_epoch_training():
+    """The notebook's model and loss, trained with the epoch as one XLA program (no tf.data)."""
+    import keras
+    import tensorflow as tf
+
+    nb = notebook_solution("mnist", SOLUTION_CELLS, {"ml4p": ml4p, "keras": keras, "tf": tf, "np": np,
+                                                     "__name__": "mnist_solution"})
+    cross_entropy = nb["cross_entropy"]
+
+    def prepare(digits):
+        return nb["preprocess"](*digits)
+
+    def run(train, epochs, batch_size, seed):
+        x, y = train
+        keras.utils.set_random_seed(seed)
+        model = nb["build_model"]()
+        schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps_total(len(x), epochs, batch_size))
+        optimizer = keras.optimizers.Adam(schedule)
+        optimizer.build(model.trainable_variables)
+        full = len(x) // batch_size * batch_size
+
+        def step(xb, yb):
+            with tf.GradientTape() as tape:
+                logits = model(xb, training=True)
+                loss = cross_entropy(logits, yb)
+            gradients = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+            n = tf.cast(tf.shape(xb)[0], tf.float32)
+            correct = tf.reduce_sum(tf.cast(tf.argmax(logits, axis=-1) == tf.argmax(yb, axis=-1), tf.float32))
+            return tf.stack([loss * n, correct, n])
+
+        @tf.function(jit_compile=True)
+        def epoch(x, y, permutation):
+            xs = tf.reshape(tf.gather(x, permutation[:full]), (-1, batch_size, x.shape[1]))
+            ys = tf.reshape(tf.gather(y, permutation[:full]), (-1, batch_size, y.shape[1]))
+            totals = tf.zeros(3)
+            for i in tf.range(full // batch_size):
+                totals += step(xs[i], ys[i])
+            if full < len(x):
+                totals += step(tf.gather(x, permutation[full:]), tf.gather(y, permutation[full:]))
+            return totals
+
+        x, y = tf.constant(x), tf.constant(y)
+        history = np.zeros((epochs, 2))
+        for e in range(epochs):
+            permutation = tf.random.experimental.stateless_shuffle(tf.range(len(x)), seed=[seed, e])
+            loss_sum, correct, count = epoch(x, y, permutation).numpy()
+            history[e] = loss_sum / count, correct / count
         return lambda images: np.asarray(model(images)), history
 
     return prepare, run
@@ -160,6 +219,13 @@ def cpu_seconds() -> float:
     return t.user + t.system
 
 
+#: The implementations, in the order they take turns.
+SOLUTION, XLA_EPOCH, JAX = "solution", "xla_epoch", "jax"
+NAMES = {SOLUTION: "TensorFlow, the assignment's solution",
+         XLA_EPOCH: "TensorFlow, the epoch as one XLA program (no tf.data; not the notebook's)",
+         JAX: "JAX, the same training"}
+
+
 def measure(epochs: int = 10, batch_size: int = 128, repeat: int = 2, n_train: int | None = None,
             n_test: int | None = None) -> dict:
     from ml4p.data import load_digits
@@ -167,37 +233,39 @@ def measure(epochs: int = 10, batch_size: int = 128, repeat: int = 2, n_train: i
     digits = load_digits()
     train = (digits.x_train[:n_train], digits.y_train[:n_train])
     test_images, test_labels = digits.x_test[:n_test], digits.y_test[:n_test]
-    impls = {"TensorFlow, the assignment's solution": tf_training(), "JAX, the same training": jax_training()}
-    data = {name: (prepare(train), prepare((test_images, test_labels))[0]) for name, (prepare, _) in impls.items()}
-    best = {name: (np.inf, np.inf) for name in impls}
+    impls = {SOLUTION: tf_training(), XLA_EPOCH: tf_xla_epoch_training(), JAX: jax_training()}
+    data = {key: (prepare(train), prepare((test_images, test_labels))[0]) for key, (prepare, _) in impls.items()}
+    best = {key: (np.inf, np.inf) for key in impls}
     accuracy, history = {}, {}
     for r in range(repeat):
-        for name, (_, run) in impls.items():
-            (x, y), x_test = data[name]
+        for key, (_, run) in impls.items():
+            (x, y), x_test = data[key]
             wall, cpu = time.perf_counter(), cpu_seconds()
             predict, hist = run((x, y), epochs, batch_size, SEED)
             wall, cpu = time.perf_counter() - wall, cpu_seconds() - cpu
-            best[name] = min(best[name], (wall, cpu))
-            accuracy.setdefault(name, []).append(float(np.mean(np.argmax(predict(x_test), axis=-1) == test_labels)))
-            history[name] = hist
+            best[key] = min(best[key], (wall, cpu))
+            accuracy.setdefault(key, []).append(float(np.mean(np.argmax(predict(x_test), axis=-1) == test_labels)))
+            history[key] = hist
     return {"data": digits.name, "n_train": len(train[0]), "n_test": len(test_labels), "epochs": epochs,
             "batch_size": batch_size, "repeat": repeat,
-            "rows": [{"name": name, "seconds": best[name][0], "cpu": best[name][1], "accuracy": accuracy[name],
-                      "final_loss": float(history[name][-1, 0])} for name in impls]}
+            "rows": {key: {"name": NAMES[key], "seconds": best[key][0], "cpu": best[key][1], "accuracy": accuracy[key],
+                           "final_loss": float(history[key][-1, 0])} for key in impls}}
 
 
 def table(m: dict) -> str:
     lines = [f"MNIST MLP 784-128-64-10, Adam (cosine decay from {LEARNING_RATE:g}), {m['epochs']} epochs, batch "
              f"{m['batch_size']}, {m['n_train']} training and {m['n_test']} test images of {m['data']}, "
              f"best of {m['repeat']} (compilation included)", "",
-             "| implementation | seconds | CPU seconds | last epoch's loss | test accuracy |",
-             "| --- | ---: | ---: | ---: | ---: |"]
-    for r in m["rows"]:
+             "| implementation | seconds | CPU seconds | last epoch's loss | test accuracy | time / JAX time |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    rows = m["rows"]
+    for r in rows.values():
         acc = " / ".join(f"{a:.2%}" for a in r["accuracy"])
-        lines.append(f"| {r['name']} | {r['seconds']:.1f} | {r['cpu']:.1f} | {r['final_loss']:.4f} | {acc} |")
-    ratio = m["rows"][0]["seconds"] / m["rows"][1]["seconds"]
+        lines.append(f"| {r['name']} | {r['seconds']:.1f} | {r['cpu']:.1f} | {r['final_loss']:.4f} | {acc} | "
+                     f"{r['seconds'] / rows[JAX]['seconds']:.2f} |")
+    ratio = rows[SOLUTION]["seconds"] / rows[JAX]["seconds"]
     verdict = "met" if ratio <= TARGET else f"missed by a factor of {ratio / TARGET:.2f}"
-    worst = min(m["rows"][0]["accuracy"])
+    worst = min(rows[SOLUTION]["accuracy"])
     lines += ["", f"TensorFlow time / JAX time: **{ratio:.2f}** (target ≤ {TARGET:g}: {verdict}); TensorFlow's "
               f"test accuracy {worst:.2%} (target ≥ {REQUIRED_ACCURACY:.1%} on MNIST)."]
     return "\n".join(lines)

@@ -83,7 +83,7 @@ def mnist_rows(settings: dict) -> tuple[list[str], str]:
     import mnist_training as mt
 
     m = mt.measure(**settings)
-    tf_row, jax_row = m["rows"]
+    tf_row, jax_row = m["rows"][mt.SOLUTION], m["rows"][mt.JAX]
     ratio = tf_row["seconds"] / jax_row["seconds"]
     accuracy = min(tf_row["accuracy"])
     # The accuracy target is for the notebook's training: all of MNIST, 10 epochs.

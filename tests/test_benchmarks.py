@@ -51,17 +51,18 @@ def test_metropolis_benchmark_prints_its_table():
 
 @needs_jax
 def test_mnist_benchmark_prints_its_table(monkeypatch):
-    """Does the MNIST comparison train both implementations briefly on the stand-in and report time and accuracy?"""
+    """Does the MNIST comparison train all three implementations briefly on the stand-in and report time and
+    accuracy?"""
     import mnist_training
 
     monkeypatch.delenv("ML4P_MNIST", raising=False)
     monkeypatch.setenv("ML4P_DIGITS", "synthetic")
     table = mnist_training.main(["--epochs", "1", "--train-size", "512", "--test-size", "128", "--repeat", "1"])
     rows = [line for line in table.splitlines() if line.startswith(("| TensorFlow", "| JAX"))]
-    assert len(rows) == 2 and "synthetic" in table
+    assert len(rows) == 3 and "synthetic" in table
     for row in rows:
-        loss, accuracy = row.split("|")[4:6]
-        assert 0 < float(loss) < 5 and accuracy.strip().endswith("%")
+        loss, accuracy, ratio = row.split("|")[4:7]
+        assert 0 < float(loss) < 5 and accuracy.strip().endswith("%") and float(ratio) > 0
     assert "TensorFlow time / JAX time: **" in table
 
 
