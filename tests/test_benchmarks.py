@@ -28,6 +28,8 @@ def test_autograde_class_benchmark_prints_its_table(tmp_path):
                                             "--materials", str(materials)])
     lines = table.splitlines()
     assert len(lines) == 9 and "| True, True | |" in lines[-1]
+    memory = next(line for line in lines if line.startswith("| grader memory over 2 gradings: before / first"))
+    assert all(float(mb) > 0 for mb in memory.split("|")[2].split("/"))
     assert len(rows) == 2 and rows[1].endswith("| met |")
 
 
