@@ -25,6 +25,7 @@ import time
 import numpy as np
 
 import ml4p  # noqa: F401 - quiet TensorFlow before it is imported
+from common import cpu_seconds
 
 BETA = 10.0
 WIDTH = 0.05
@@ -34,11 +35,9 @@ def tf_solution():
     """energy and metropolis from the assignment's source notebook (its solution cells)."""
     import tensorflow as tf
 
-    from ml4p.course import materials_root
     from ml4p.grading.submissions import exec_solution
 
-    scope = exec_solution(materials_root() / "assignments" / "coulomb_gas" / "coulomb_gas.ipynb",
-                          ("energy_solution", "metropolis_solution"),
+    scope = exec_solution("coulomb_gas", ("energy_solution", "metropolis_solution"),
                           {"tf": tf, "np": np, "__name__": "coulomb_gas_solution"})
     energy = scope["energy"]
 
@@ -103,11 +102,6 @@ def rsqrt_throughput(seconds: float = 1.0) -> float:
             np.divide(1.0, y, out=y)
         count += 100 * x.size
     return count / (time.perf_counter() - start)
-
-
-def cpu_seconds() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 def measure(chains: int = 8192, n: int = 20, dim: int = 2, steps: int = 500, repeat: int = 3) -> dict:

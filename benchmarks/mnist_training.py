@@ -27,12 +27,12 @@ $ML4P_MNIST or Keras's cache; ML4P_DIGITS=synthetic for the stand-in).
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import numpy as np
 
 import ml4p  # noqa: F401 - quiet TensorFlow before it is imported
+from common import cpu_seconds
 
 LEARNING_RATE = 2e-3  # the notebook's: CosineDecay from 2e-3 to 0 over all steps
 SEED = 0
@@ -41,12 +41,16 @@ REQUIRED_ACCURACY = 0.975  # on MNIST (the hidden checks' threshold)
 SOLUTION_CELLS = ("preprocess_solution", "build_model_solution", "cross_entropy_solution", "train_solution")
 
 
-def notebook_solution(assignment: str, grade_ids, scope: dict) -> dict:
-    """Execute the named solution cells of an assignment's source notebook in `scope`."""
-    from ml4p.course import materials_root
+def notebook_solution() -> dict:
+    """The MNIST notebook's solution functions (`preprocess`, `build_model`, `cross_entropy`, `train`)."""
+    import keras
+    import tensorflow as tf
+
+    import ml4p.device
     from ml4p.grading.submissions import exec_solution
 
-    return exec_solution(materials_root() / "assignments" / assignment / f"{assignment}.ipynb", grade_ids, scope)
+    return exec_solution("mnist", SOLUTION_CELLS, {"ml4p": ml4p, "keras": keras, "tf": tf, "np": np,
+                                                   "__name__": "mnist_solution"})
 
 
 def steps_total(n: int, epochs: int, batch_size: int) -> int:
@@ -56,12 +60,10 @@ def steps_total(n: int, epochs: int, batch_size: int) -> int:
 def tf_training():
     """The notebook's training cell, with the notebook's own solution functions."""
     import keras
-    import tensorflow as tf
 
     import ml4p.device
 
-    nb = notebook_solution("mnist", SOLUTION_CELLS, {"ml4p": ml4p, "keras": keras, "tf": tf, "np": np,
-                                                     "__name__": "mnist_solution"})
+    nb = notebook_solution()
 
     def prepare(digits):
         return nb["preprocess"](*digits)
@@ -83,8 +85,7 @@ def tf_xla_epoch_training():
     import keras
     import tensorflow as tf
 
-    nb = notebook_solution("mnist", SOLUTION_CELLS, {"ml4p": ml4p, "keras": keras, "tf": tf, "np": np,
-                                                     "__name__": "mnist_solution"})
+    nb = notebook_solution()
     cross_entropy = nb["cross_entropy"]
 
     def prepare(digits):
@@ -212,11 +213,6 @@ def jax_training():
         return lambda images: np.asarray(forward(params, images)), history
 
     return prepare, run
-
-
-def cpu_seconds() -> float:
-    t = os.times()
-    return t.user + t.system
 
 
 #: The implementations, in the order they take turns.

@@ -10,17 +10,14 @@ import numpy as np
 import pytest
 
 import ml4p  # noqa: F401 - quiet TensorFlow before it is imported
-from ml4p.course import materials_root
 from ml4p.grading.submissions import exec_solution
-
-NOTEBOOK = materials_root() / "assignments" / "coulomb_gas" / "coulomb_gas.ipynb"
 
 
 @pytest.fixture(scope="module")
 def solution():
     import tensorflow as tf
 
-    return exec_solution(NOTEBOOK, ("energy_solution", "metropolis_solution"),
+    return exec_solution("coulomb_gas", ("energy_solution", "metropolis_solution"),
                          {"tf": tf, "np": np, "__name__": "coulomb_gas_solution"})
 
 

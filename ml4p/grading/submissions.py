@@ -115,14 +115,18 @@ def known_submissions(course: Path, assignment: str) -> dict[str, tuple[object, 
     return subs
 
 
-def exec_solution(notebook: Path, grade_ids, scope: dict) -> dict:
-    """Run the named solution cells of a source notebook in `scope`, as one module.
+def exec_solution(assignment: str, grade_ids, scope: dict) -> dict:
+    """Run the named solution cells of an assignment's source notebook in `scope`, as one module.
 
-    The source goes through a real file (AutoGraph reads the source of what it
+    The notebook is ``assignments/<assignment>/<assignment>.ipynb`` of this repository's
+    materials. The source goes through a real file (AutoGraph reads the source of what it
     converts, so `tf.function` needs it) and the solution markers are dropped.
     """
     import tempfile
 
+    from ml4p.course import materials_root
+
+    notebook = materials_root() / "assignments" / assignment / f"{assignment}.ipynb"
     nb = nbformat.read(notebook, as_version=4)
     cells = {_grade_id(cell): cell for cell in nb.cells}
     missing = [g for g in grade_ids if g not in cells]
@@ -130,7 +134,7 @@ def exec_solution(notebook: Path, grade_ids, scope: dict) -> dict:
         raise ValueError(f"{notebook}: no cell with grade_id {', '.join(missing)}")
     source = "\n\n".join("\n".join(line for line in cells[g].source.splitlines() if not SOLUTION_MARKERS.match(line))
                          for g in grade_ids)
-    path = Path(tempfile.mkdtemp(prefix="ml4p-solution-")) / f"{Path(notebook).stem}_solution.py"
+    path = Path(tempfile.mkdtemp(prefix="ml4p-solution-")) / f"{assignment}_solution.py"
     path.write_text(source)
     exec(compile(source, str(path), "exec"), scope)
     return scope
