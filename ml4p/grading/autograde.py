@@ -60,9 +60,12 @@ def autograde(assignment: str, *, course: Path | str | None = None, student: str
     with _progress(progress, len(students), f"autograde {assignment}") as advance:
         for ex in executions:  # as each finishes; this process is the gradebook's one writer
             start = time.monotonic()
-            result = api.autograde(assignment, ex.student, force=True, create=True)
-            ok = bool(result.get("success"))
-            error = "" if ok else (ex.error or _last_error(result))
+            if ex.refused:  # nbgrader's own copy of its files would follow the links
+                ok, error = False, ex.error
+            else:
+                result = api.autograde(assignment, ex.student, force=True, create=True)
+                ok = bool(result.get("success"))
+                error = "" if ok else (ex.error or _last_error(result))
             _record(root, assignment, ex.student, error)
             done.append(GradedSubmission(ex.student, assignment, ok, ex.seconds + time.monotonic() - start,
                                          error, ex.cached))

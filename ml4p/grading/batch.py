@@ -28,6 +28,8 @@ from pathlib import Path
 
 import nbformat
 
+from ml4p.grading import files
+
 CACHE_DIR = Path(".ml4p") / "executed"  # inside the course
 
 
@@ -92,6 +94,7 @@ class Executed:
     seconds: float
     cached: bool = False  # an earlier run had already executed it
     error: str = ""
+    refused: bool = False  # unsafe files (links, devices, too much): nbgrader must not see it either
 
 
 def sanitize(course: Path, assignment: str, student: str):
@@ -106,6 +109,7 @@ def sanitize(course: Path, assignment: str, student: str):
     resources = {"nbgrader": {"student": student, "assignment": assignment, "notebook": assignment,
                               "db_url": config.CourseDirectory.db_url},
                  "metadata": {"path": str(folder)}}
+    _refuse_duplicate_grade_ids(nb)
     for pp in Autograde.class_traits()["sanitize_preprocessors"].default():
         try:
             nb, resources = pp(config=config).preprocess(nb, resources)
@@ -115,6 +119,19 @@ def sanitize(course: Path, assignment: str, student: str):
     return nb, folder
 
 
+def _refuse_duplicate_grade_ids(nb) -> None:
+    """nbgrader keeps the first cell of a grade id and empties the others' metadata, then fails on them
+    (a KeyError that reads as if cells were deleted): say what happened instead."""
+    from collections import Counter
+
+    ids = Counter(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") for cell in nb.cells)
+    twice = sorted(f"`{grade_id}` ({n} cells)" for grade_id, n in ids.items() if grade_id and n > 1)
+    if twice:
+        raise ValueError(f"several cells carry the same grade id: {', '.join(twice)}. A copied graded or locked "
+                         "cell keeps its nbgrader metadata, which nbgrader cannot grade; delete the copies (or "
+                         "resubmit from the released notebook)")
+
+
 def execute_one(course: str, assignment: str, student: str, *, threads: int = 1, force: bool = False) -> Executed:
     """Sanitise, run and check one submission; store the executed cells. Safe to run in parallel."""
     from ml4p.course import load_config
@@ -122,6 +139,10 @@ def execute_one(course: str, assignment: str, student: str, *, threads: int = 1,
 
     start = time.monotonic()
     course = Path(course)
+    try:
+        files.inspect(course / "submitted" / student / assignment, below=course / "submitted")  # before any read
+    except files.UnsafeSubmission as exc:
+        return Executed(student, False, time.monotonic() - start, error=f"refused: {exc}", refused=True)
     try:
         config = load_config(course)
         settings = SandboxedExecute(config=config)
@@ -137,7 +158,8 @@ def execute_one(course: str, assignment: str, student: str, *, threads: int = 1,
                        solutions_dir=Path(settings.solutions_dir) if settings.solutions_dir else None,
                        limits=limits, ro_binds=[Path(d) for d in settings.data_dirs],
                        data_env=dict(settings.data_env), timeout=settings.timeout,
-                       checks_timeout=settings.checks_timeout, output_limit=settings.output_limit)
+                       notebook_timeout=settings.notebook_timeout, checks_timeout=settings.checks_timeout,
+                       output_limit=settings.output_limit)
         store(path, key, nb, time.monotonic() - start)
         return Executed(student, True, time.monotonic() - start)
     except Exception as exc:  # noqa: BLE001 - a broken submission must not stop the batch
