@@ -1,33 +1,44 @@
 """A sandboxed Jupyter kernel for untrusted submissions.
 
-The kernel (`python -m ipykernel_launcher`) runs inside bubblewrap: no network,
-a read-only system (only what Python needs), no course files, one writable
-scratch directory (`workdir`), a minimal environment and resource limits. It
-talks to the grader over Jupyter's `ipc` transport: unix sockets in
-`workdir/.kernel/`, which is bound at the same absolute path inside, so the
-connection file reads the same on both sides.
+The kernel runs inside bubblewrap: no network, a read-only system (only what Python
+needs), no course files, a minimal environment, resource limits, and size-capped
+memory filesystems as the only places it can write. It talks to the grader over
+Jupyter's `ipc` transport: unix sockets in a connection folder bound at the same
+absolute path inside, so the connection file reads the same on both sides.
 
-    km = sandboxed_kernel_manager(workdir, limits=Limits(cpu_seconds=600))
-    client = NotebookClient(nb, km=km, timeout=600,
-                            resources={"metadata": {"path": str(workdir)}})
+    km = sandboxed_kernel_manager(root, files=staging, limits=Limits(cpu_seconds=600))
+    client = NotebookClient(nb, km=km, timeout=600, resources={"metadata": {"path": str(km.workdir)}})
     with client.setup_kernel():
         ...
     await km.shutdown_kernel(now=True)
 
-Layout of `workdir` (the caller creates it and copies the submission there):
+`root` is an empty private folder the caller made; the manager lays it out as
 
-    workdir/            the kernel's cwd, writable by the kernel
-    workdir/.home/      $HOME (~/.keras, ~/.ipython, matplotlib's cache)
-    workdir/.kernel/    connection file (read-only inside) and ipc sockets
+    root/kernel/   connection file and ipc sockets: the kernel's uid may create its sockets
+                   there until they exist, then the folder is root's (read-only inside)
+    root/work      the kernel's cwd: inside the sandbox a tmpfs of `Limits.disk_mb`, filled
+                   with a copy of `files` (a grader-made copy of the submission, bound
+                   read-only) before the kernel starts; on the host an empty folder
 
-When the grader runs as root, the kernel runs as a throwaway uid (one per
-kernel, so RLIMIT_NPROC contains a fork bomb per sandbox), `workdir` is chowned
-to it, and `.kernel/` is given back to root once the sockets exist, so student
-code cannot swap the grader's socket paths for links elsewhere.
+`root` itself is never writable by the kernel, so it cannot rename `kernel/` and leave a
+link in its place; the grader hands the checks the connection info it holds, never a
+path to read back. $HOME is fresh (`/tmp/ml4p-home`), /tmp and /dev/shm are tmpfs of
+`Limits.tmp_mb` each: everything the kernel writes is bounded, and none of it lands on
+the host's disk.
 
-Without a working bubblewrap (macOS laptops) or with `ML4P_SANDBOX=none`, the
-kernel is still a separate process with the limits and the minimal environment
-in `workdir`, but sees the whole filesystem and network: callers print
+Nothing of the submission runs before the connection folder is locked: the launcher
+(`_limits.py`) and the kernel (`_kernel.py`) start in Python's isolated mode (no current
+folder, no PYTHON* variables, no user site on sys.path), so a submitted `resource.py`,
+`zmq.py` or `ml4p/` is never imported in their place, and the kernel puts its cwd on
+sys.path only once the folder is root's.
+
+When the grader runs as root, the kernel runs as a throwaway uid (one per kernel, so
+RLIMIT_NPROC contains a fork bomb per sandbox). Where the host offers cgroups, the whole
+sandbox is also one cgroup with its share of CPU, memory and processes (`cgroups.py`).
+
+Without a working bubblewrap (macOS laptops) or with `ML4P_SANDBOX=none`, the kernel is
+still a separate process with the limits and the minimal environment in `root/work` (a
+host folder then), but sees the whole filesystem and network: callers print
 `ISOLATION_WARNING`. `ML4P_SANDBOX=bwrap` makes a missing bubblewrap an error.
 """
 
@@ -49,6 +60,7 @@ from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 
 import ml4p
+from ml4p.grading import cgroups
 
 ISOLATION_WARNING = (
     "WARNING: bubblewrap is unavailable: student code runs WITHOUT filesystem or "
@@ -62,6 +74,7 @@ _UID_BASE = 1 << 29  # throwaway uids: _UID_BASE + (grader pid << 8) + kernel co
 _uid_counter = itertools.count()
 _MAX_SOCKET_PATH = 100  # sun_path holds 107 bytes; keep a margin for "-<port>"
 _SOCKET_WAIT_SECONDS = 60.0  # how long the kernel may take to bind its sockets
+_GROUP_TASKS = 8  # processes of the sandbox beside the kernel's own (sh, bwrap, its init) in its cgroup
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,13 @@ class Limits:
     cpu_seconds: int = 1800  # RLIMIT_CPU: CPU time of the kernel, all threads together
     file_size_mb: int = 256  # RLIMIT_FSIZE: largest file the kernel may write
     threads: int = 2  # OMP_NUM_THREADS / TF_NUM_*_THREADS inside the kernel
+    disk_mb: int = 1024  # size of the work folder (a tmpfs: host memory, not disk)
+    tmp_mb: int = 512  # size of /tmp and of /dev/shm, each (tmpfs)
+
+    @property
+    def filesystems_mb(self) -> int:
+        """Host memory the sandbox's files may take at most: work folder, /tmp, /dev/shm."""
+        return self.disk_mb + 2 * self.tmp_mb
 
 
 def _mode() -> str:
@@ -139,10 +159,12 @@ class _Mounts:
         self.args += ["--symlink", target, dest]
         self.existing.append(Path(dest))
 
-    def special(self, option: str, dest: str, perms: str | None = None) -> None:
-        """A fresh filesystem (`--proc`, `--dev`, `--tmpfs`) at `dest`."""
+    def special(self, option: str, dest: str, perms: str | None = None, size_mb: int | None = None) -> None:
+        """A fresh filesystem (`--proc`, `--dev`, `--tmpfs` of `size_mb`) at `dest`."""
         self._parents(Path(dest))
-        self.args += ["--perms", perms, option, dest] if perms else [option, dest]
+        self.args += ["--perms", perms] if perms else []
+        self.args += ["--size", str(size_mb << 20)] if size_mb else []
+        self.args += [option, str(dest)]
         self.existing.append(Path(dest))
 
 
@@ -174,18 +196,26 @@ def accelerator_devices() -> list[Path]:
 def bwrap_command(
     workdir: Path,
     *,
+    kernel_dir: Path,
+    files: Path | None = None,
     ro_binds: Sequence[Path] = (),
     env: dict[str, str],
     privileged: bool,
+    limits: Limits = Limits(),
 ) -> list[str]:
-    """The bubblewrap prefix that runs a command in the sandbox of `workdir`."""
+    """The bubblewrap prefix that runs a command in the sandbox whose cwd will be `workdir`.
+
+    `workdir` is a tmpfs inside; `files` (the submission's copy) and `ro_binds` (files or
+    folders) are bound read-only at their paths, `kernel_dir` writable (its owner decides).
+    """
     args = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--new-session",
             "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             "--unshare-cgroup-try", "--hostname", "ml4p-sandbox"]  # fmt: skip
-    # As root, bwrap keeps every capability: keep only what dropping to the
-    # throwaway uid needs (setuid then clears them). Otherwise a user namespace.
-    args += (["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-             if privileged else ["--unshare-user"])  # fmt: skip
+    # As root, bwrap keeps every capability: keep only what handing the work folder to
+    # the throwaway uid and dropping to it need (setuid then clears them all).
+    # Otherwise a user namespace.
+    args += (["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+              "--cap-add", "CAP_CHOWN"] if privileged else ["--unshare-user"])  # fmt: skip
     args += ["--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
@@ -203,39 +233,35 @@ def bwrap_command(
         mounts.args += ["--dev-bind", str(device), str(device)]
     if accelerators and Path("/sys").is_dir():
         mounts.bind(Path("/sys"))  # drivers find their devices through sysfs
-    mounts.special("--tmpfs", "/tmp", perms="1777")  # private: not the host's /tmp
-    mounts.special("--tmpfs", "/dev/shm", perms="1777")
+    # private and size-capped: not the host's /tmp; tmpfs pages are host memory outside RLIMIT_AS
+    mounts.special("--tmpfs", "/tmp", perms="1777", size_mb=limits.tmp_mb)
+    mounts.special("--tmpfs", "/dev/shm", perms="1777", size_mb=limits.tmp_mb)
     for real, inside in _python_dirs():
         mounts.bind(real, inside)
     mounts.bind(Path(ml4p.__file__).resolve().parent, PACKAGE_MOUNT / "ml4p")
     for path in ro_binds:
-        mounts.bind(Path(path).resolve())
-    mounts.bind(workdir, writable=True)
-    kernel_dir = workdir / ".kernel"
+        mounts.bind(Path(path).resolve())  # a data file alone, never its folder
+    if files is not None:
+        mounts.bind(Path(files))
+    mounts.special("--tmpfs", str(workdir), perms="0700", size_mb=limits.disk_mb)  # _limits gives it to the uid
+    mounts.bind(kernel_dir, writable=True)
     args += mounts.args
-    args += ["--ro-bind", str(kernel_dir / "kernel.json"), str(kernel_dir / "kernel.json")]
+    args += ["--ro-bind", str(kernel_dir / "kernel.json"), str(kernel_dir / "kernel.json"), "--chdir", "/"]
     return args
 
 
-def _check_workdir(workdir: Path) -> Path:
-    workdir = Path(workdir).resolve()
-    if not workdir.is_dir():
-        raise FileNotFoundError(f"sandbox workdir {workdir} does not exist")
+def _check_root(root: Path) -> Path:
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise FileNotFoundError(f"sandbox folder {root} does not exist")
     package_root = Path(ml4p.__file__).resolve().parent.parent
     cwd = Path.cwd().resolve()
-    if workdir == Path("/") or _is_within(package_root, [workdir]) or _is_within(cwd, [workdir]):
-        raise ValueError(f"refusing to sandbox in {workdir}: it contains the grader's files")
-    socket_prefix = workdir / ".kernel" / "kernel"
+    if root == Path("/") or _is_within(package_root, [root]) or _is_within(cwd, [root]):
+        raise ValueError(f"refusing to sandbox in {root}: it contains the grader's files")
+    socket_prefix = root / "kernel" / "kernel"
     if len(str(socket_prefix)) > _MAX_SOCKET_PATH:
-        raise ValueError(f"sandbox workdir path too long for unix sockets: {workdir}")
-    return workdir
-
-
-def _chown_tree(root: Path, uid: int, gid: int) -> None:
-    os.chown(root, uid, gid, follow_symlinks=False)
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
+        raise ValueError(f"sandbox folder path too long for unix sockets: {root}")
+    return root
 
 
 def _fallback_processes(processes: int) -> int:
@@ -257,8 +283,27 @@ def _fallback_processes(processes: int) -> int:
     return tasks + processes
 
 
+@functools.cache
+def _sweep_stale_groups() -> None:
+    """Once per grader: remove the cgroups of graders that were killed before cleaning up."""
+
+    def alive(name: str) -> bool:  # kernel-<grader pid>-<manager>
+        try:
+            os.kill(int(name.split("-")[1]), 0)
+        except (ValueError, IndexError):
+            return True  # not one of ours
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    if not cgroups.unavailable_reason():
+        cgroups.remove_stale("kernel-", alive)
+
+
 class SandboxedKernelManager(AsyncKernelManager):
-    """An AsyncKernelManager whose kernel runs sandboxed in one scratch directory.
+    """An AsyncKernelManager whose kernel runs sandboxed in a private folder (see the module doc).
 
     Interrupts go as `interrupt_request` messages on the control channel:
     a signal to bubblewrap would not reach a kernel in its own pid namespace.
@@ -266,8 +311,9 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def __init__(
         self,
-        workdir: Path,
+        root: Path,
         *,
+        files: Path | None = None,
         limits: Limits = Limits(),
         ro_binds: Sequence[Path] = (),
         env: Mapping[str, str] | None = None,
@@ -275,19 +321,27 @@ class SandboxedKernelManager(AsyncKernelManager):
         **kwargs,
     ) -> None:
         super().__init__(kernel_name="python3", transport="ipc", **kwargs)
-        self.workdir = _check_workdir(workdir)
+        self.root = _check_root(root)
+        self.workdir = self.root / "work"  # the kernel's cwd
+        self.kernel_dir = self.root / "kernel"
+        self.files = Path(files).resolve() if files is not None else None
         self.limits = limits
         self.ro_binds = tuple(Path(p) for p in ro_binds)
         self.isolate = isolate
+        self.home = Path("/tmp/ml4p-home") if isolate else self.root / "home"
         self.extra_env = dict(env or {})  # e.g. ML4P_MNIST: where the prepared data set is
         self.sandbox_uid: int | None = None  # the kernel's uid, when the grader is root
         if isolate and os.geteuid() == 0:
             self.sandbox_uid = _UID_BASE + (os.getpid() << 8) + next(_uid_counter) % 256
-        kernel_dir = self.workdir / ".kernel"
-        self.connection_file = str(kernel_dir / "kernel.json")
-        self.ip = str(kernel_dir / "kernel")
+        self.group: cgroups.SandboxGroup | None = None  # the sandbox's cgroup, while it runs
+        self.connection_file = str(self.kernel_dir / "kernel.json")
+        self.ip = str(self.kernel_dir / "kernel")
+        package = PACKAGE_MOUNT / "ml4p" if isolate else Path(ml4p.__file__).resolve().parent
+        argv = [sys.executable, "-I", str(package / "grading" / "_kernel.py")]
+        if self.sandbox_uid is not None:
+            argv += ["--wait-for-owner", str(self.kernel_dir)]
         self._kernel_spec = KernelSpec(
-            argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+            argv=[*argv, "-f", "{connection_file}"],
             display_name="Python 3 (ml4p sandbox)",
             language="python",
             interrupt_mode="message",
@@ -302,13 +356,13 @@ class SandboxedKernelManager(AsyncKernelManager):
         python_bin = os.path.dirname(sys.executable)
         return {
             "PATH": f"{python_bin}:/usr/local/bin:/usr/bin:/bin",
-            "HOME": str(self.workdir / ".home"),
+            "HOME": str(self.home),
             "PWD": str(self.workdir),
             # ipykernel special-cases 1: no parent polling (the grader's pid means
             # nothing in the sandbox's pid namespace) and no console banner.
             "JPY_PARENT_PID": "1",
             "LANG": "C.UTF-8",
-            "PYTHONPATH": str(package_parent),
+            "PYTHONPATH": str(package_parent),  # _kernel.py adds it by hand (isolated mode)
             "PYTHONDONTWRITEBYTECODE": "1",
             "MALLOC_ARENA_MAX": "2",  # glibc reserves 64 MB per thread otherwise: RLIMIT_AS
             # would then count ~1 GB of TensorFlow's idle reservations
@@ -325,34 +379,59 @@ class SandboxedKernelManager(AsyncKernelManager):
         }
 
     def _limits_command(self) -> list[str]:
+        """The launcher, started in isolated mode from the package's own (read-only) files."""
         limits = self.limits
+        package = PACKAGE_MOUNT / "ml4p" if self.isolate else Path(ml4p.__file__).resolve().parent
         processes = limits.processes if self.isolate else _fallback_processes(limits.processes)
-        command = [sys.executable, "-m", "ml4p.grading._limits",
+        command = [sys.executable, "-I", str(package / "grading" / "_limits.py"),
                    "--memory-mb", str(limits.memory_mb), "--processes", str(processes),
                    "--cpu-seconds", str(limits.cpu_seconds),
-                   "--file-size-mb", str(limits.file_size_mb)]  # fmt: skip
+                   "--file-size-mb", str(limits.file_size_mb), "--home", str(self.home)]  # fmt: skip
         if self.sandbox_uid is not None:
             command += ["--uid", str(self.sandbox_uid), "--gid", str(self.sandbox_uid)]
+        if self.files is not None:
+            command += ["--populate", str(self.files)]
         return command + ["--chdir", str(self.workdir), "--"]
 
     async def _async_pre_start_kernel(self, **kw):
         env = self.kernel_env()
-        home = self.workdir / ".home"
-        home.mkdir(exist_ok=True)
-        (self.workdir / ".kernel").mkdir(mode=0o700, exist_ok=True)
+        self.workdir.mkdir(mode=0o700, exist_ok=True)  # inside: a tmpfs mounted over it
+        self.kernel_dir.mkdir(mode=0o700, exist_ok=True)
         if self.sandbox_uid is not None:
-            _chown_tree(self.workdir, self.sandbox_uid, self.sandbox_uid)
+            os.chown(self.kernel_dir, self.sandbox_uid, self.sandbox_uid, follow_symlinks=False)
         kw["env"] = dict(env)  # replaces the grader's environment, not merged with it
-        kw["cwd"] = str(self.workdir)
+        kw["cwd"] = str(self.root)
         command, kw = await super()._async_pre_start_kernel(**kw)  # writes the connection file
         if self.sandbox_uid is not None:
-            os.chown(self.connection_file, self.sandbox_uid, self.sandbox_uid)
+            os.chown(self.connection_file, self.sandbox_uid, self.sandbox_uid, follow_symlinks=False)
         command = self._limits_command() + command
         if self.isolate:
-            prefix = bwrap_command(self.workdir, ro_binds=self.ro_binds, env=env,
+            prefix = bwrap_command(self.workdir, kernel_dir=self.kernel_dir, files=self.files,
+                                   ro_binds=self.ro_binds, env=env, limits=self.limits,
                                    privileged=self.sandbox_uid is not None)  # fmt: skip
             command = [*prefix, "--", *command]
+            self.release()  # a restart's new kernel gets a new group
+            _sweep_stale_groups()
+            self.group = cgroups.sandbox_group(f"kernel-{os.getpid()}-{id(self):x}", self.share())
+            if self.group is not None:
+                command = self.group.wrap(command)
         return command, kw
+
+    def share(self) -> cgroups.Share:
+        """The whole sandbox's cgroup share: its threads' cores, its memory and files, its processes."""
+        limits = self.limits
+        return cgroups.Share(cpus=float(limits.threads), memory_bytes=(limits.memory_mb + limits.filesystems_mb) << 20,
+                             pids=limits.processes + _GROUP_TASKS)
+
+    def release(self) -> None:
+        """Kill what is left of the sandbox's processes and remove its cgroup (idempotent)."""
+        group, self.group = self.group, None
+        if group is not None:
+            group.close()
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        self.release()
 
     async def _async_post_start_kernel(self, **kw) -> None:
         if self.sandbox_uid is not None:
@@ -360,7 +439,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         await super()._async_post_start_kernel(**kw)
 
     async def _lock_kernel_dir(self) -> None:
-        """Give `.kernel/` back to root once the kernel has bound its sockets."""
+        """Give `kernel/` to root once the kernel has bound its sockets (the kernel waits for it)."""
         sockets = [Path(f"{self.ip}-{port}") for port in self.ports]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _SOCKET_WAIT_SECONDS
@@ -370,26 +449,27 @@ class SandboxedKernelManager(AsyncKernelManager):
             if loop.time() > deadline:
                 raise RuntimeError("sandboxed kernel did not bind its sockets in time")
             await asyncio.sleep(0.02)
-        kernel_dir = self.workdir / ".kernel"
         # Open it to all before taking it: in the other order the kernel, which stats its
         # connection file right after binding, could meet a root-owned 0700 folder.
-        os.chmod(kernel_dir, 0o755, follow_symlinks=False)
-        os.chown(kernel_dir, 0, 0, follow_symlinks=False)
+        os.chmod(self.kernel_dir, 0o755, follow_symlinks=False)
+        os.chown(self.kernel_dir, 0, 0, follow_symlinks=False)
 
 
 def sandboxed_kernel_manager(
-    workdir: Path,
+    root: Path,
     *,
+    files: Path | None = None,
     limits: Limits = Limits(),
     ro_binds: Sequence[Path] = (),
     env: Mapping[str, str] | None = None,
 ) -> AsyncKernelManager:
-    """A kernel manager whose kernel runs sandboxed in `workdir` (see the module doc).
+    """A kernel manager whose kernel runs sandboxed in the empty private folder `root`.
 
-    `ro_binds` are extra directories (e.g. prepared data sets) visible read-only
-    at the same path; they must be world-readable when the grader is root.
-    `env` adds variables to the kernel's minimal environment (e.g. where the data is).
+    `files`: a folder of regular files (a grader-made copy of the submission) copied into
+    the kernel's work folder at start. `ro_binds` are extra files or folders (e.g.
+    prepared data sets) visible read-only at the same path; they must be world-readable
+    when the grader is root. `env` adds variables to the kernel's minimal environment
+    (e.g. where the data is). See the module doc for the layout.
     """
-    return SandboxedKernelManager(
-        Path(workdir), limits=limits, ro_binds=ro_binds, env=env, isolate=isolation_available()
-    )
+    return SandboxedKernelManager(Path(root), files=files, limits=limits, ro_binds=ro_binds, env=env,
+                                  isolate=isolation_available())

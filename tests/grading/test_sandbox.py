@@ -35,9 +35,9 @@ MB = 1 << 20
 class Kernel:
     """A started sandboxed kernel and a client that runs code and returns its stdout."""
 
-    def __init__(self, workdir: Path, limits: Limits = LIMITS):
-        self.workdir = workdir
-        self.km = sandboxed_kernel_manager(workdir, limits=limits)
+    def __init__(self, root: Path, limits: Limits = LIMITS, files: Path | None = None):
+        self.km = sandboxed_kernel_manager(root, limits=limits, files=files)
+        self.workdir = self.km.workdir
         run_sync(self.km.start_kernel)()
         self.client = self.km.blocking_client()
         self.client.start_channels()
@@ -93,11 +93,12 @@ def alive(pid: int) -> bool:
 
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("submission")
-    (workdir / "notebook.ipynb").write_text("{}")
+    files = tmp_path_factory.mktemp("files")
+    files.chmod(0o755)  # as files.copy_submission leaves it: readable by the kernel's uid
+    (files / "data.txt").write_text("submitted")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(SECRET_NAME, SECRET_VALUE)
-        started = Kernel(workdir)
+        started = Kernel(tmp_path_factory.mktemp("sandbox"), files=files)
     yield started
     started.close()
 
@@ -171,7 +172,23 @@ def attempt(path):
     )
     assert "written" not in result[: len(system)], dict(zip(system, result))
     assert result[-2] == "written" and not tmp_probe.exists(), "the kernel's /tmp is the host's"
-    assert result[-1] == "written" and (kernel.workdir / "inside.txt").read_text() == "x"
+    assert result[-1] == "written" and kernel.value("open('inside.txt').read()") == "x"
+    assert list(kernel.workdir.iterdir()) == [], "the work folder is on the host's disk"
+
+
+def test_work_folder_starts_with_the_submitted_files(kernel):
+    """Does the kernel start in its work folder holding the submission's files (and nothing of the grader)?"""
+    assert kernel.value("[os.getcwd(), 'data.txt' in os.listdir('.'), open('data.txt').read()]",
+                        setup="import os") == [str(kernel.workdir), True, "submitted"]
+
+
+@needs_bwrap
+def test_writable_filesystems_are_size_capped(kernel):
+    """Are the work folder, /tmp and /dev/shm memory filesystems of the configured sizes, so that
+    filling them fails inside instead of taking the host's memory or disk?"""
+    sizes = kernel.value("[shutil.disk_usage(p).total >> 20 for p in ('.', '/tmp', '/dev/shm', os.environ['HOME'])]",
+                         setup="import os, shutil")
+    assert sizes == [LIMITS.disk_mb, LIMITS.tmp_mb, LIMITS.tmp_mb, LIMITS.tmp_mb], sizes
 
 
 @needs_bwrap
@@ -195,13 +212,47 @@ def attempt(action):
     assert "done" not in result, result
 
 
+SHADOWS = {  # files of a submission that would run at the kernel's start if its folder were on sys.path
+    "resource.py": "", "zmq.py": "", "ipykernel_launcher.py": "", "traitlets.py": "",
+    "ml4p/__init__.py": "", "ml4p/grading/__init__.py": "", "ml4p/grading/_limits.py": "",
+    ".ipython/profile_default/startup/00-evil.py": "",  # IPython's start-up files, if $HOME were the work folder
+}
+MARK = "import os\nopen(f'{marks}/ran-{{os.getuid()}}-' + __name__.replace('.', '-'), 'w').close()\n"
+
+
+@pytest.mark.parametrize("mode", [pytest.param("auto", marks=needs_bwrap), "none"])
+def test_submitted_modules_do_not_run_at_start_up(mode, tmp_path, monkeypatch):
+    """Does a submitted `resource.py`, `zmq.py`, `ml4p/` or IPython start-up file run while the sandbox
+    starts (as root, before the limits, before the connection folder is locked)? And can the
+    notebook still import the submission's own modules?"""
+    monkeypatch.setenv("ML4P_SANDBOX", mode)
+    marks = "/tmp" if mode == "auto" else str(tmp_path / "marks")  # the sandbox's own /tmp, or a fresh folder
+    Path(marks).mkdir(mode=0o777, exist_ok=True)
+    files = tmp_path / "files"
+    for name in [*SHADOWS, "helper.py"]:
+        (files / name).parent.mkdir(parents=True, exist_ok=True)
+        (files / name).write_text(MARK.format(marks=marks)
+                                  + ("ANSWER = 42\n" if name == "helper.py" else "raise SystemExit(3)\n"))
+    for folder in [files, *[p for p in files.rglob("*") if p.is_dir()]]:
+        folder.chmod(0o755)
+    (tmp_path / "box").mkdir()
+    started = Kernel(tmp_path / "box", files=files)
+    try:
+        before = started.value(f"sorted(p for p in os.listdir({marks!r}) if p.startswith('ran-'))", setup="import os")
+        got = started.value("[helper.ANSWER, os.getuid()]", setup="import os, helper")
+    finally:
+        started.close()
+    assert before == [], f"ran at start-up: {before}"
+    assert got[0] == 42
+
+
 def test_kernel_dir_stays_traversable_while_it_is_locked(tmp_path, monkeypatch):
-    """Is `.kernel/` open to the kernel at every moment of the hand-over to root?
+    """Is `kernel/` open to the kernel at every moment of the hand-over to root?
 
     The kernel stats its connection file right after binding its sockets, the moment the
     grader locks the folder; a root-owned folder with mode 0700 in between made it fail."""
     km = sandbox.SandboxedKernelManager(tmp_path, isolate=False)
-    kernel_dir = tmp_path / ".kernel"
+    kernel_dir = km.kernel_dir
     kernel_dir.mkdir(mode=0o700)
     modes: list[int] = []
     monkeypatch.setattr(type(km), "ports", property(lambda self: []))
@@ -343,7 +394,7 @@ def test_os_exit_is_detected_and_cleaned_up(tmp_path):
     nb.cells = [nbformat.v4.new_code_cell("import os; os._exit(1)"),
                 nbformat.v4.new_code_cell("print('unreachable')")]  # fmt: skip
     client = NotebookClient(nb, km=started.km, timeout=20,
-                            resources={"metadata": {"path": str(tmp_path)}})  # fmt: skip
+                            resources={"metadata": {"path": str(started.workdir)}})  # fmt: skip
     with client.setup_kernel():
         with pytest.raises(DeadKernelError):
             client.execute_cell(nb.cells[0], 0)
@@ -366,7 +417,7 @@ def test_fallback_without_bubblewrap(tmp_path, monkeypatch):
         )
     finally:
         started.close()
-    assert got[:3] == [str(tmp_path.resolve()), False, LIMITS.memory_mb * MB]
+    assert got[:3] == [str(started.workdir), False, LIMITS.memory_mb * MB]
     assert got[3] != resource.RLIM_INFINITY and got[3] >= LIMITS.processes  # + the user's tasks
 
 
@@ -391,8 +442,7 @@ def test_accelerator_devices_are_passed_through(monkeypatch, tmp_path):
     from ml4p.grading import sandbox as sb
 
     monkeypatch.setattr(sb, "accelerator_devices", lambda: [Path("/dev/nvidia0"), Path("/dev/nvidiactl")])
-    (tmp_path / ".kernel").mkdir()
-    args = sb.bwrap_command(tmp_path, env={}, privileged=False)
+    args = sb.bwrap_command(tmp_path / "work", kernel_dir=tmp_path / "kernel", env={}, privileged=False)
     dev = args.index("--dev")
     binds = [i for i, a in enumerate(args) if a == "--dev-bind"]
     assert [args[i + 1] for i in binds] == ["/dev/nvidia0", "/dev/nvidiactl"]
