@@ -23,6 +23,9 @@ def _warn_isolation() -> None:
 
     if not sandbox.isolation_available():
         errors.print(f"[bold red]WARNING:[/] {sandbox.ISOLATION_WARNING}")
+    elif reason := sandbox.cgroups.unavailable_reason():
+        errors.print(f"[yellow]note:[/] no cgroup per sandbox ({reason}): one submission's processes can slow "
+                     "its neighbours; memory and processes are bounded per process and per uid only")
 
 
 def _table(title: str, left: list[str], numbers: list[str], right: list[str]) -> Table:

@@ -4,8 +4,8 @@
 
 It does everything that needs no kernel first (start Python, import pytest, the
 proxy and the checks, collect them) while the notebook is still executing, then
-waits for one line on stdin: JSON ``{"connection": FILE}`` starts the checks
-against the kernel at ``FILE``; anything else (EOF: the grader is gone, or has
+waits for one line on stdin: JSON ``{"connection": INFO}`` starts the checks
+against the kernel that ``INFO`` (the connection info, or a connection file's path) names; anything else (EOF: the grader is gone, or has
 no kernel to offer) ends the process without running them.
 """
 from __future__ import annotations
@@ -38,6 +38,8 @@ class WaitForKernel:
             connection = json.loads(line)["connection"]
         except (ValueError, TypeError, KeyError):
             connection = None
+        if isinstance(connection, dict):
+            connection = json.dumps(connection)
         if not isinstance(connection, str):
             pytest.exit("ml4p: no kernel to check", returncode=NOT_STARTED)
         os.environ[CONNECTION_ENV] = connection

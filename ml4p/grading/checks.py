@@ -3,7 +3,8 @@
 The checks live in ``<checks_dir>/<assignment>/test_<part>.py`` (instructor
 only); ``<part>`` is the grade id of the notebook's hidden-check cell. They run
 in a separate process, so a check that hangs or crashes cannot take the grader
-with it, and they reach the student's kernel only through its connection file.
+with it, and they reach the student's kernel only through the connection info that the
+grader's kernel manager holds (never a file the kernel could have rewritten).
 """
 from __future__ import annotations
 
@@ -85,10 +86,13 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def run_checks(checks_dir: Path, assignment: str, connection_file: str | None, *,
+def run_checks(checks_dir: Path, assignment: str, connection: str | dict | None, *,
                solutions_dir: Path | None = None, timeout: float = 600.0, call_timeout: float = 60.0,
                threads: int = 1, env: dict[str, str] | None = None) -> tuple[list[CheckResult], str]:
-    """Run the hidden checks of ``assignment`` against the kernel at ``connection_file``.
+    """Run the hidden checks of ``assignment`` against the kernel at ``connection``.
+
+    ``connection``: the kernel's connection info (a dict, as ``execute.connection_info`` gives
+    it) or a connection file's path (for a kernel whose files the caller trusts).
 
     ``timeout``: seconds for all checks together (checks that finished by then keep their
     results); ``call_timeout``: seconds for one call of a student function. ``env``: extra
@@ -97,7 +101,7 @@ def run_checks(checks_dir: Path, assignment: str, connection_file: str | None, *
     """
     with ChecksProcess(checks_dir, assignment, solutions_dir=solutions_dir, call_timeout=call_timeout,
                        threads=threads, env=env) as checks:
-        return checks.run(connection_file, timeout=timeout)
+        return checks.run(connection, timeout=timeout)
 
 
 class ChecksProcess:
@@ -105,12 +109,12 @@ class ChecksProcess:
 
     Starting Python and pytest, importing the checks and the oracle and collecting them
     takes a while and needs no kernel, so it happens while the notebook still executes;
-    ``run`` then hands the process the kernel's connection file and waits for the results.
+    ``run`` then hands the process the kernel's connection info and waits for the results.
     Leaving the ``with`` block without ``run`` stops the process before any check ran.
 
         with ChecksProcess(checks_dir, "coulomb_gas", solutions_dir=...) as checks:
             ...  # execute the notebook
-            results, error = checks.run(km.connection_file, timeout=600)
+            results, error = checks.run(connection_info(km), timeout=600)
     """
 
     def __init__(self, checks_dir: Path, assignment: str, *, solutions_dir: Path | None = None,
@@ -140,11 +144,11 @@ class ChecksProcess:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def run(self, connection_file: str | None, *, timeout: float = 600.0) -> tuple[list[CheckResult], str]:
-        """Run the checks against the kernel at ``connection_file``; at most ``timeout`` seconds."""
+    def run(self, connection: str | dict | None, *, timeout: float = 600.0) -> tuple[list[CheckResult], str]:
+        """Run the checks against the kernel at ``connection`` (info or file); at most ``timeout`` seconds."""
         proc = self._proc
         try:
-            proc.stdin.write(json.dumps({"connection": connection_file or ""}) + "\n")
+            proc.stdin.write(json.dumps({"connection": connection or ""}) + "\n")
             proc.stdin.close()
         except OSError:  # it has ended already (it could not even collect the checks)
             pass

@@ -10,7 +10,6 @@ the gradebook, feedback, export) reads those cells as usual.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from nbformat.v4 import new_markdown_cell, new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Dict, Integer, List, Unicode
 
-from ml4p.grading import sandbox
+from ml4p.grading import files, sandbox
 from ml4p.grading.capped_client import PRIVATE_MIME, CappedKernelClient, CappedNotebookClient, drops
 from ml4p.grading.checks import ChecksProcess, PartReport, part_reports, parts_with_checks
 
@@ -46,9 +45,13 @@ class SandboxedExecute(NbGraderPreprocessor):
     checks_dir = Unicode("", help="Folder of hidden checks: <checks_dir>/<assignment>/test_<part>.py").tag(config=True)
     solutions_dir = Unicode("", help="Folder of the NumPy oracles the checks import (instructor only)").tag(config=True)
     timeout = Integer(300, help="Seconds one cell may run before it is interrupted").tag(config=True)
+    notebook_timeout = Integer(3600, help="Seconds all cells of one notebook may run together; "
+                               "the cells after that do not run and the checks grade what did").tag(config=True)
     checks_timeout = Integer(600, help="Seconds all hidden checks of one notebook may run").tag(config=True)
     output_limit = Integer(5_000_000, help="Bytes of cell output kept per notebook").tag(config=True)
     memory_mb = Integer(sandbox.Limits.memory_mb, help="Memory limit of the sandboxed kernel (MB)").tag(config=True)
+    disk_mb = Integer(sandbox.Limits.disk_mb, help="Size of the kernel's work folder (MB, a memory filesystem)").tag(config=True)
+    tmp_mb = Integer(sandbox.Limits.tmp_mb, help="Size of the kernel's /tmp and of its /dev/shm (MB each)").tag(config=True)
     processes = Integer(sandbox.Limits.processes, help="Process limit of the sandboxed kernel").tag(config=True)
     cpu_seconds = Integer(sandbox.Limits.cpu_seconds, help="CPU-time limit of the sandboxed kernel (s)").tag(config=True)
     threads = Integer(0, help="Threads for TensorFlow/OpenMP in the kernel (0: all cores)").tag(config=True)
@@ -58,8 +61,8 @@ class SandboxedExecute(NbGraderPreprocessor):
 
     def limits(self, threads: int = 0) -> sandbox.Limits:
         threads = threads or self.threads or os.cpu_count() or 1
-        return sandbox.Limits(memory_mb=self.memory_mb, processes=self.processes,
-                              cpu_seconds=self.cpu_seconds, threads=threads)
+        return sandbox.Limits(memory_mb=self.memory_mb, processes=self.processes, cpu_seconds=self.cpu_seconds,
+                              threads=threads, disk_mb=self.disk_mb, tmp_mb=self.tmp_mb)
 
     def preprocess(self, nb, resources):
         from ml4p.grading import batch
@@ -68,7 +71,11 @@ class SandboxedExecute(NbGraderPreprocessor):
         student = resources["nbgrader"]["student"]
         solutions_dir = Path(self.solutions_dir) if self.solutions_dir else None
         root = self.config.CourseDirectory.get("root")
-        if root:  # executed already by a parallel run (ml4p autograde --jobs)?
+        if root:
+            # nbgrader has copied the submission's other files already, following links: refuse
+            # it now (nbgrader then removes its copies); `ml4p autograde` refuses it before that
+            files.inspect(Path(root) / "submitted" / student / assignment, below=Path(root) / "submitted")
+            # executed already by a parallel run (ml4p autograde --jobs)?
             fingerprint = batch.checks_fingerprint(Path(self.checks_dir), assignment, solutions_dir)
             outputs = batch.load(batch.cache_file(Path(root), assignment, student), batch.execution_key(nb, fingerprint))
             if outputs is not None:
@@ -80,7 +87,8 @@ class SandboxedExecute(NbGraderPreprocessor):
             nb, assignment=assignment, source_dir=Path(resources.get("metadata", {}).get("path") or "."),
             checks_dir=Path(self.checks_dir), solutions_dir=solutions_dir,
             limits=self.limits(), ro_binds=[Path(d) for d in self.data_dirs], data_env=dict(self.data_env),
-            timeout=self.timeout, checks_timeout=self.checks_timeout, output_limit=self.output_limit)
+            timeout=self.timeout, notebook_timeout=self.notebook_timeout, checks_timeout=self.checks_timeout,
+            output_limit=self.output_limit)
         self.log.info("ml4p: %s executed in %.1f s, checked in %.1f s: %s", assignment,
                       outcome.execute_seconds, outcome.checks_seconds,
                       ", ".join(f"{p} {r.score:g}/{r.max_points:g}" for p, r in outcome.reports.items()))
@@ -114,20 +122,24 @@ class Outcome:
 
 def grade_notebook(nb, *, assignment: str, source_dir: Path, checks_dir: Path, solutions_dir: Path | None,
                    limits: sandbox.Limits = sandbox.Limits(), ro_binds=(), data_env=None, timeout: int = 300,
-                   checks_timeout: int = 600, output_limit: int = 5_000_000,
+                   notebook_timeout: int | None = None, checks_timeout: int = 600, output_limit: int = 5_000_000,
                    call_timeout: float | None = None) -> Outcome:
     """Run ``nb`` in a sandboxed kernel, then its hidden checks; fill the hidden-check cells in place.
 
-    ``source_dir``: the submission's folder; its files (not notebooks) are copied to a private
-    scratch folder, the only place the kernel may write. ``data_env``: variables for the kernel
-    and the checks saying where the data is; the folders of files it names are bound read-only.
-    ``timeout``: seconds a cell may run before it is interrupted; a cell still running
-    ``INTERRUPT_GRACE_SECONDS`` later has its kernel stopped (the rest of the notebook and the
-    checks then fail with that reason). ``call_timeout``: seconds one call of a student
-    function by a check may run (default: ``timeout``, at most 60).
+    ``source_dir``: the submission's folder; its regular files (not notebooks) are copied
+    (``files.copy_submission``: a link, device or FIFO anywhere raises ``UnsafeSubmission``)
+    and the kernel starts with them in its work folder. ``data_env``: variables for the
+    kernel and the checks saying where the data is; each file it names is bound read-only
+    (the file alone, not its folder). ``timeout``: seconds a cell may run before it is
+    interrupted; a cell still running ``INTERRUPT_GRACE_SECONDS`` later has its kernel stopped
+    (the rest of the notebook and the checks then fail with that reason).
+    ``notebook_timeout``: seconds all cells may take together (default: no limit beyond the
+    cells'); the cell running at that moment is interrupted, the later ones do not run, and
+    the checks grade what did. ``call_timeout``: seconds one call of a student function by a
+    check may run (default: ``timeout``, at most 60).
     """
     data_env = dict(data_env or {})
-    ro_binds = [*ro_binds, *{Path(v).resolve().parent for v in data_env.values() if Path(v).is_file()}]
+    ro_binds = [*ro_binds, *{Path(v).resolve() for v in data_env.values() if Path(v).is_file()}]
     cells = hidden_check_cells(nb, parts_with_checks(checks_dir, assignment))
     started = time.monotonic()
     died, checks_seconds = "", 0.0
@@ -135,27 +147,32 @@ def grade_notebook(nb, *, assignment: str, source_dir: Path, checks_dir: Path, s
             ChecksProcess(checks_dir, assignment, solutions_dir=solutions_dir,
                           call_timeout=call_timeout or min(timeout, 60), threads=limits.threads,
                           env=data_env) as checks:  # it starts up while the notebook runs
-        work = Path(scratch) / "work"
-        shutil.copytree(source_dir, work, ignore=shutil.ignore_patterns("*.ipynb", ".ipynb_checkpoints"))
-        km = sandbox.sandboxed_kernel_manager(work, limits=limits, ro_binds=ro_binds, env=data_env)
+        staging = Path(scratch) / "files"
+        files.copy_submission(source_dir, staging,  # no more than the work folder can hold
+                              limits=files.FileLimits(max_bytes=min(files.FileLimits.max_bytes, limits.disk_mb << 20)))
+        km = sandbox.sandboxed_kernel_manager(Path(scratch), files=staging, limits=limits, ro_binds=ro_binds,
+                                              env=data_env)
         # a message larger than the notebook could keep is dropped unread (JSON escapes: x2, + envelope)
         km.client_factory = type("CappedKernelClient", (CappedKernelClient,),
                                  {"max_message_bytes": 2 * output_limit + (1 << 20)})
         client = CappedNotebookClient(
             nb, km=km, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
-            error_on_timeout=_error("CellTimeoutError", _interrupted(timeout)),
-            iopub_timeout=INTERRUPT_GRACE_SECONDS,
-            output_limit=output_limit, resources={"metadata": {"path": str(work)}}, record_timing=False)
+            iopub_timeout=INTERRUPT_GRACE_SECONDS, output_limit=output_limit,
+            resources={"metadata": {"path": str(km.workdir)}}, record_timing=False)
         results, error, execute_seconds = [], "", 0.0
         try:
             with client.setup_kernel():
-                died = _execute_cells(client, nb, skip=cells, timeout=timeout)
-                execute_seconds = time.monotonic() - started
-                if died:
-                    error = f"{died}, so no check could run"
-                else:
-                    results, error = checks.run(km.connection_file, timeout=checks_timeout)
-                    checks_seconds = time.monotonic() - started - execute_seconds
+                died = _execute_cells(client, nb, skip=cells, timeout=timeout, notebook_timeout=notebook_timeout,
+                                      started=started)
+            # Nobody reads the notebook's connection from here on: closed, it cannot queue
+            # what the kernel sends while the checks run.
+            _stop_channels(client)
+            execute_seconds = time.monotonic() - started
+            if died:
+                error = f"{died}, so no check could run"
+            else:
+                results, error = checks.run(connection_info(km), timeout=checks_timeout)
+                checks_seconds = time.monotonic() - started - execute_seconds
         except (RuntimeError, TimeoutError, OSError) as exc:  # the kernel did not start
             died = f"the sandboxed kernel could not start ({type(exc).__name__}: {exc})"
             error = f"{died}, so no check could run"
@@ -169,16 +186,42 @@ def grade_notebook(nb, *, assignment: str, source_dir: Path, checks_dir: Path, s
     return Outcome(reports, execute_seconds, checks_seconds, died)
 
 
-def _execute_cells(client: CappedNotebookClient, nb, *, skip, timeout: int) -> str:
+def connection_info(km) -> dict:
+    """What a client needs to reach the kernel, from the grader's own memory (JSON-able).
+
+    Never the connection file: it lies where the kernel could have written.
+    """
+    info = km.get_connection_info(session=False)
+    return {key: value.decode() if isinstance(value, bytes) else value for key, value in info.items()}
+
+
+def _execute_cells(client: CappedNotebookClient, nb, *, skip, timeout: int, notebook_timeout: int | None = None,
+                   started: float = 0.0) -> str:
     """Run every code cell but those in ``skip``; returns how the kernel died, if it did.
 
     A cell that outlives its timeout is interrupted; one that is still running
     ``INTERRUPT_GRACE_SECONDS`` later (it caught KeyboardInterrupt, or ignores SIGINT) has its
-    kernel stopped: every later cell would only wait for it.
+    kernel stopped: every later cell would only wait for it. ``notebook_timeout`` seconds after
+    ``started`` (monotonic) the running cell is interrupted and no later cell runs: each says
+    so in an error output, so that no test cell that never ran earns its points.
     """
+    over = ""  # why the notebook stopped early
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code" or i in skip:
             continue
+        cell_timeout, message = timeout, _interrupted(timeout)
+        if notebook_timeout is not None and not over:
+            left = started + notebook_timeout - time.monotonic()
+            if left < 1:
+                over = f"the notebook reached its time limit of {notebook_timeout} s before this cell"
+            elif left < timeout:
+                cell_timeout = int(left)
+                message = (f"the notebook reached its time limit of {notebook_timeout} s while this cell ran: "
+                           "it was interrupted, and the cells after it did not run")
+        if over:
+            cell.outputs = [new_output(**_error("NotRun", f"not run: {over}"))]
+            continue
+        client.timeout, client.error_on_timeout = cell_timeout, _error("CellTimeoutError", message)
         client.timed_out = client.went_idle = False
         dropped = drops(client)
         try:
@@ -192,11 +235,14 @@ def _execute_cells(client: CappedNotebookClient, nb, *, skip, timeout: int) -> s
                 f"\n[ml4p: an output message larger than {client.output_limit // 1000} kB was discarded]\n")))
         if client.timed_out and not client.went_idle:
             _shutdown(client.km)
-            died = f"cell {i + 1} kept running after it was interrupted at its {timeout} s limit: its kernel was stopped"
+            died = (f"cell {i + 1} kept running after it was interrupted at its {cell_timeout} s limit: "
+                    "its kernel was stopped")
             cell.outputs.append(new_output(**_error("KernelStopped", died)))
             return died
         if client.timed_out:
-            cell.outputs.append(new_output(**_error("CellTimeoutError", _interrupted(timeout))))
+            cell.outputs.append(new_output(**_error("CellTimeoutError", message)))
+            if cell_timeout < timeout:
+                over = f"the notebook reached its time limit of {notebook_timeout} s before this cell"
     return ""
 
 
@@ -228,6 +274,8 @@ def _shutdown(km) -> None:
         run_sync(stop)()
     except Exception:  # noqa: BLE001 - the kernel may already be gone
         pass
+    if hasattr(km, "release"):  # a kernel that never started has a cgroup all the same
+        km.release()
 
 
 def autograde_preprocessors() -> list:

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 #: Environment variables the grader sets for the checks' process.
-CONNECTION_ENV = "ML4P_KERNEL_CONNECTION"  # the sandboxed kernel's connection file
+CONNECTION_ENV = "ML4P_KERNEL_CONNECTION"  # the sandboxed kernel's connection info (JSON), or a file's path
 RESULTS_ENV = "ML4P_RESULTS"  # where this plugin writes the results (JSON)
 CALL_TIMEOUT_ENV = "ML4P_CALL_TIMEOUT"  # seconds one call of a student function may take
 
@@ -56,7 +56,8 @@ def student():
     if not connection:
         pytest.fail(f"{CONNECTION_ENV} is not set: hidden checks run under `ml4p autograde`")
     timeout = float(os.environ.get(CALL_TIMEOUT_ENV) or 60)
-    proxy = KernelProxy(connection, timeout=timeout)
+    proxy = KernelProxy(json.loads(connection) if connection.lstrip().startswith("{") else connection,
+                        timeout=timeout)
     yield proxy
     proxy.close()
 

@@ -41,12 +41,13 @@ from typing import Any
 import numpy as np
 import zmq
 from jupyter_client import BlockingKernelClient, KernelManager
-from jupyter_client.connect import channel_socket_types
 from jupyter_core.utils import ensure_async, run_sync
 
 RESULT_MIME = "application/vnd.ml4p.result+json"
-MAX_RESULT_BYTES = 256 << 20  # total .npy bytes of one result
+MAX_RESULT_BYTES = 64 << 20  # total .npy bytes of one result (the checks' largest need a few MB)
 _MAX_MESSAGE_BYTES = MAX_RESULT_BYTES * 4 // 3 + (16 << 20)  # base64 + JSON; larger: dropped
+_QUEUED_MESSAGES = 2  # per socket, in the grader: more wait in the kernel's own memory
+_DECODE_CHUNK = 4 << 20  # base64 characters decoded at a time into the result's array
 _MAX_ERROR_CHARS = 500  # StudentError messages are truncated to this
 _KEEP_OUTPUT_CHARS = 2048  # `last_output` keeps the tail of a call's stdout/stderr
 _INTERRUPT_GRACE_SECONDS = 5.0  # after an interrupt, how long the kernel may take to go idle
@@ -283,20 +284,24 @@ def _signature(value: Any) -> Any:
 
 
 def _decode_array(text: Any) -> np.ndarray:
-    """A numeric array from base64 .npy bytes, checking the header before any allocation."""
-    if not isinstance(text, str):
-        raise BadResult("malformed result: an array is not a string")
+    """A numeric array from base64 .npy text, checking the header before any allocation.
+
+    The text is decoded a chunk at a time straight into the array: besides the text
+    itself, the result's own bytes and one chunk are all the memory it takes.
+    """
+    if not isinstance(text, str) or len(text) % 4:
+        raise BadResult("malformed result: an array is not base64 text")
     try:
-        raw = base64.b64decode(text, validate=True)
+        head = base64.b64decode(text[: min(len(text), 1 << 17)], validate=True)  # npy headers are < 64 kB
     except (binascii.Error, ValueError):
         raise BadResult("malformed result: not base64") from None
-    stream = io.BytesIO(raw)
+    stream = io.BytesIO(head)
     try:
         version = np.lib.format.read_magic(stream)
         if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
         elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
         else:
             raise ValueError(f"unsupported .npy version {version}")
     except ValueError as error:
@@ -305,13 +310,23 @@ def _decode_array(text: Any) -> np.ndarray:
         raise BadResult(f"the result has dtype {dtype}, not numbers")
     if dtype.kind not in _NUMERIC_KINDS:
         raise BadResult(f"the result has dtype {dtype}, not numbers")
-    if any(n < 0 for n in shape) or math.prod(shape) * dtype.itemsize != len(raw) - stream.tell():
+    offset = stream.tell()
+    size = len(text) // 4 * 3 - len(text[-2:]) + len(text[-2:].rstrip("="))  # decoded bytes
+    if any(n < 0 for n in shape) or math.prod(shape) * dtype.itemsize != size - offset:
         raise BadResult("malformed result: the .npy header does not match its data")
-    stream.seek(0)
-    try:
-        return np.load(stream, allow_pickle=False)
-    except ValueError as error:
-        raise BadResult(f"malformed result: {error}") from None
+    array = np.empty(shape, dtype=dtype, order="F" if fortran else "C")
+    target = array.reshape(-1, order="A").view(np.uint8) if array.size else np.empty(0, np.uint8)
+    written, skip = 0, offset  # bytes of the array filled; header bytes still to pass over
+    for start in range(0, len(text), _DECODE_CHUNK):
+        try:
+            chunk = base64.b64decode(text[start : start + _DECODE_CHUNK], validate=True)
+        except (binascii.Error, ValueError):
+            raise BadResult("malformed result: not base64") from None
+        data = memoryview(chunk)[min(skip, len(chunk)) :]
+        skip = max(0, skip - len(chunk))
+        target[written : written + len(data)] = np.frombuffer(data, np.uint8)
+        written += len(data)
+    return array
 
 
 def _decode_values(node: Any, depth: int = 0) -> Any:
@@ -341,26 +356,25 @@ def _short(text: Any, trusted_sources: list[str]) -> str:
 
 
 class LimitedSockets:
-    """Kernel-client mixin: sockets drop (rather than buffer) messages above `max_message_bytes`.
+    """Kernel-client mixin: the grader's memory stays bounded whatever the kernel sends.
 
-    Anything in the kernel can send messages of any size; without this, one
-    `print` of a gigabyte becomes a gigabyte (several, once decoded) in the grader.
+    Anything in the kernel can send messages of any size, as fast as it likes, on any
+    channel, including while nobody reads them. Every socket of the client (heartbeat
+    too) drops the connection over a message above `max_message_bytes` rather than
+    buffer it, and queues at most `queued_messages` messages: zmq then stops reading, so
+    the rest wait in the kernel's process (its own memory limit), and beyond the kernel's
+    high-water mark its PUB socket drops them. At most (queued + 1) x the largest message
+    per socket, then, rather than one `print` of a gigabyte becoming several in the grader.
     """
 
     max_message_bytes = _MAX_MESSAGE_BYTES
+    queued_messages = _QUEUED_MESSAGES
 
-    def _create_connected_socket(self, channel: str, identity: bytes | None = None):
-        socket = self.context.socket(channel_socket_types[channel])
-        socket.linger = 1000
-        if identity:
-            socket.identity = identity
-        if getattr(self, "curve_publickey", None) is not None:  # as jupyter_client does
-            socket.curve_secretkey = self.curve_secretkey
-            socket.curve_publickey = self.curve_publickey
-            socket.curve_serverkey = self.curve_publickey
-        socket.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)  # before connect
-        socket.connect(self._make_url(channel))
-        return socket
+    def start_channels(self, *args, **kwargs):
+        # defaults for every socket this client's own context makes from now on (before connect)
+        self.context.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
+        self.context.setsockopt(zmq.RCVHWM, self.queued_messages)
+        return super().start_channels(*args, **kwargs)
 
 
 class PromptReady:
