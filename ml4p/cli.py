@@ -169,7 +169,7 @@ def cmd_feedback(args) -> int:
     pages = feedback(args.assignment, course=args.course, student=args.student)
     for page in pages:
         console.print(str(page), markup=False, highlight=False)
-    console.print(f"{len(pages)} feedback page(s); none holds hidden-check or oracle source")
+    console.print(f"{len(pages)} feedback page(s); none holds hidden-check or oracle source, or a script of the student's")
     return 0
 
 
@@ -241,7 +241,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=("table", "csv"), default="table")
     s.add_argument("--course", default=".", help="course directory (default: the current one)")
 
-    s = add("feedback", cmd_feedback, "nbgrader's feedback pages, each checked for hidden-check and oracle source")
+    s = add("feedback", cmd_feedback, "nbgrader's feedback pages, student HTML sanitised, each checked for hidden source and scripts")
     s.add_argument("assignment")
     s.add_argument("--student", help="only this student")
     s.add_argument("--course", default=".", help="course directory (default: the current one)")

@@ -44,9 +44,17 @@ c.SandboxedExecute.solutions_dir = os.path.join(here, "solutions")
 # only because no MNIST was found when this course was created.
 c.SandboxedExecute.data_env = {data_env!r}
 c.SandboxedExecute.timeout = 300  # seconds a cell may run
+c.SandboxedExecute.notebook_timeout = 3600  # seconds all cells of a notebook may run; later cells do not run
 c.SandboxedExecute.memory_mb = 4096  # memory limit of a submission's kernel (MB)
+c.SandboxedExecute.disk_mb = 1024  # size of its work folder (MB; a memory filesystem, nothing on the disk)
+c.SandboxedExecute.tmp_mb = 512  # size of its /tmp and of its /dev/shm (MB each)
 # A deleted hidden-check (or any graded) cell is put back and graded, instead of scoring 0.
 c.OverwriteCells.add_missing_cells = True
+
+# Feedback pages (`nbgrader generate_feedback`, `ml4p feedback`) run nothing of the student's in the
+# browser of whoever opens them: nbconvert's SanitizeHTML (bleach) cleans every cell, JavaScript and
+# SVG outputs are dropped. Its settings: c.FeedbackSanitizer (see ml4p/feedback.py).
+c.GenerateFeedback.exporter_class = "ml4p.feedback.FeedbackExporter"
 
 # The course grade (`ml4p course-grades`, `ml4p report`); each setting is explained in ml4p/coursegrades.py.
 c.CoursePolicy.weights = {{"assignments": 40, "project": 40, "presentation": 20}}  # percent; sums to 100
