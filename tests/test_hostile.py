@@ -16,7 +16,9 @@ import copy
 import io
 import json
 import os
+import shutil
 import socket
+import stat
 import textwrap
 import threading
 import time
@@ -40,13 +42,18 @@ from ml4p.release import release
 needs_bwrap = pytest.mark.skipif(not sandbox.isolation_available(), reason="bubblewrap unavailable")
 
 CELL_TIMEOUT = 5  # seconds a cell, or one call of `double` by a check, may run
+NOTEBOOK_TIMEOUT = 16  # seconds all cells of a notebook may run (the slowest attack above takes ~11 s)
+DISK_MB, TMP_MB = 96, 48  # sizes of the work folder and of /tmp and /dev/shm
 COURSE_LIMITS = f"""
 # Small limits for the hostile-submission tests.
 c.SandboxedExecute.timeout = {CELL_TIMEOUT}
 c.SandboxedExecute.checks_timeout = 60
-c.SandboxedExecute.memory_mb = 2048
+c.SandboxedExecute.memory_mb = 1536  # the memory hog fills it within its cell timeout
 c.SandboxedExecute.processes = 64
 c.SandboxedExecute.cpu_seconds = 120
+c.SandboxedExecute.notebook_timeout = {NOTEBOOK_TIMEOUT}
+c.SandboxedExecute.disk_mb = {DISK_MB}
+c.SandboxedExecute.tmp_mb = {TMP_MB}
 """
 OUTPUT_LIMIT = 5_000_000  # SandboxedExecute's default: bytes of output kept per notebook
 # How long one submission may take, start to recorded grade (~13 s measured for the slowest:
@@ -69,14 +76,15 @@ def hidden(nb):
     return next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "double")
 
 
-def variant(base, *, double=None, cells=(), hidden_source=None):
-    """``base`` with ``double``'s cell replaced and extra ``cells`` before the hidden checks."""
+def variant(base, *, double=None, cells=(), hidden_source=None, before_solution=False):
+    """``base`` with ``double``'s cell replaced and extra ``cells`` before the hidden checks
+    (or before ``double``'s cell)."""
     nb = copy.deepcopy(base)
     if double is not None:
         nb.cells[solution(nb)].source = double
     if hidden_source is not None:
         nb.cells[hidden(nb)].source = hidden_source
-    at = hidden(nb)
+    at = solution(nb) if before_solution else hidden(nb)
     nb.cells[at:at] = [new_code_cell(source) for source in cells]
     return nb
 
@@ -110,8 +118,9 @@ def read(path):
         return "blocked " + type(error).__name__
 for path in {paths!r}:
     print(read(path))
-own = os.getcwd().split("/")[2]  # the sandbox's own folder: /tmp/ml4p-sandbox-*/work
-leaks = [p for p in os.listdir("/tmp") if p != own]
+own = {{os.getcwd().split("/")[2], os.path.basename(os.environ["HOME"])}}  # /tmp/ml4p-sandbox-*/work, its $HOME
+data = os.environ.get("ML4P_HOSTILE_DATA", "")  # a bound data file: its parent folders exist, empty but for it
+leaks = [p for p in os.listdir("/tmp") if p not in own and not data.startswith(f"/tmp/{{p}}/")]
 print("host /tmp:", "READ " + ",".join(leaks) if leaks else "blocked (private)")
 environ = []
 for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -261,6 +270,119 @@ double = Passed()
 """
 
 
+SWAP_KERNEL_DIR = """
+# The grader's connection folder: rename it (or its parent's entries), leave links where the grader looks.
+import os
+from ipykernel.kernelapp import IPKernelApp
+connection = IPKernelApp.instance().connection_file
+kernel_dir = os.path.dirname(connection)
+root = os.path.dirname(kernel_dir)
+canary = {canary!r}
+def attempt(name, action):
+    try:
+        action()
+        return name + " DONE"
+    except Exception as error:
+        return name + " blocked " + type(error).__name__
+for name, action in [
+    ("rename-folder", lambda: os.rename(kernel_dir, root + "/moved")),
+    ("link-beside", lambda: os.symlink(os.path.dirname(canary), root + "/kernel2")),
+    ("chmod-folder", lambda: os.chmod(kernel_dir, 0o777)),
+    ("remove-connection", lambda: os.remove(connection)),
+    ("link-socket", lambda: os.symlink(canary, kernel_dir + "/kernel-1")),
+    ("write-connection", lambda: open(connection, "w").write("{{}}")),
+]:
+    print(attempt(name, action))
+"""
+
+FILL = """
+# Fill every writable place until it refuses, in files under the per-file limit; then free it all.
+import os
+def fill(folder):
+    written, files = 0, []
+    try:
+        while written < 4096:
+            path = os.path.join(folder, f"fill-{len(files)}")
+            files.append(path)
+            with open(path, "wb") as f:
+                for _ in range(16):
+                    f.write(b"x" * 2**20)
+                    written += 1
+    except OSError as error:
+        reason = type(error).__name__
+    else:
+        reason = "never refused"
+    for path in files:
+        if os.path.exists(path):
+            os.remove(path)
+    return f"{folder}: {written} MB, then {reason}"
+for folder in [".", "/tmp", "/dev/shm", os.environ["HOME"]]:
+    print(fill(folder))
+"""
+
+DATA_FOLDER = """
+# The data file is readable; is anything beside it?
+import os
+data = os.environ["ML4P_HOSTILE_DATA"]
+print("data", open(data).read())
+print("beside", sorted(os.listdir(os.path.dirname(data))))
+try:
+    print("secret READ", open(os.path.join(os.path.dirname(data), "answers.txt")).read())
+except OSError as error:
+    print("secret blocked", type(error).__name__)
+"""
+
+SLOW_CELLS = ["import time\ntime.sleep(4)\nprint('slow cell done')"] * 6
+
+
+def linked(kind: str, course: Path):
+    """How to plant ``kind`` into a submitted folder: (folder, course) -> None, or the submission's path."""
+    good = course / "submitted" / GOOD[0] / A
+    def link(name, target):
+        def plant(folder):
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).symlink_to(target)
+        return plant
+    def special(make):
+        def plant(folder):
+            make(folder / "thing")
+        return plant
+    def bound_socket(path):
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(path))
+        server.close()
+    def big(folder):
+        with open(folder / "big.bin", "wb") as f:
+            f.truncate(300 << 20)  # sparse: 300 MB of size, no disk
+    def many(folder):
+        for i in range(10_001):
+            (folder / f"f{i}").touch()
+    return {
+        "link-to-checks": link("x.py", course / "autograder" / A / "test_double.py"),
+        "link-to-gradebook": link("gradebook", Path("../../../gradebook.db")),
+        "link-to-other-student": link("theirs.ipynb", good / f"{A}.ipynb"),
+        "link-to-shadow": link("shadow", Path("/etc/shadow")),
+        "link-to-environ": link("environ", Path("/proc/self/environ")),
+        "link-to-dev-zero": link("zero", Path("/dev/zero")),
+        "link-dangling": link("nothing", Path("/nonexistent/ml4p")),
+        "link-to-folder": link("course", Path("../../..")),
+        "link-in-subfolder": link("data/deep/passwd", Path("/etc/passwd")),
+        "link-notebook": "notebook",  # the submitted notebook itself a link to another student's
+        "link-submission-folder": "folder",  # submitted/<student>/toy a link to another student's folder
+        "fifo": special(os.mkfifo),
+        "char-device": special(lambda path: os.mknod(path, 0o600 | stat.S_IFCHR, os.makedev(1, 5))),
+        "unix-socket": special(bound_socket),
+        "too-large": big,
+        "too-many-files": many,
+    }[kind]
+
+
+LINKED = ("link-to-checks", "link-to-gradebook", "link-to-other-student", "link-to-shadow", "link-to-environ",
+          "link-to-dev-zero", "link-dangling", "link-to-folder", "link-in-subfolder", "link-notebook",
+          "link-submission-folder", "fifo", *(["char-device"] if os.geteuid() == 0 else []), "unix-socket",
+          "too-large", "too-many-files")
+
+
 def hostile_submissions(reference, blank, course: Path, port: int, tmp_probe: Path):
     """student -> notebook, or raw bytes for files that are no notebook."""
     course = Path(course)
@@ -297,6 +419,12 @@ def hostile_submissions(reference, blank, course: Path, port: int, tmp_probe: Pa
         "forge-second-result": variant(reference, double=FORGE_SECOND_RESULT),
         "replace-user-ns": variant(reference, cells=[USER_NS]),
         "forge-check-report": variant(blank, cells=[FORGE_CHECK_REPORT]),
+        # the host's resources and paths
+        "swap-kernel-dir": variant(reference, cells=[SWAP_KERNEL_DIR.format(canary=str(tmp_probe) + "-canary")]),
+        "fill-filesystems": variant(reference, cells=[FILL]),
+        "data-file-folder": variant(reference, cells=[DATA_FOLDER]),
+        "slow-cells": variant(reference, cells=SLOW_CELLS),
+        "slow-cells-first": variant(reference, cells=SLOW_CELLS, before_solution=True),
         # wrong results
         "returns-wrong-shape": variant(reference, double=returning("(2 * np.asarray(x)).ravel()")),
         "returns-wrong-dtype": variant(reference, double=returning("np.rint(2 * np.asarray(x)).astype(int)")),
@@ -318,6 +446,10 @@ def hostile_submissions(reference, blank, course: Path, port: int, tmp_probe: Pa
     nb = copy.deepcopy(blank)
     nb.cells[solution(nb) - 1].source = "import numpy as np\ndef double(x):\n    return 2 * np.asarray(x)\n"
     subs["setup-edited"] = nb
+    nb = copy.deepcopy(reference)
+    nb.cells.insert(solution(nb) + 1, copy.deepcopy(nb.cells[hidden(nb)]))  # a second cell with its grade id
+    nb.cells[solution(nb) + 1].source = "2"
+    subs["duplicate-grade-id"] = nb
     nb = copy.deepcopy(reference)
     nb.cells.insert(0, nb.cells.pop(hidden(nb)))
     subs["locked-cells-reordered"] = nb
@@ -372,8 +504,13 @@ def graded(tmp_path_factory, listener):
     (materials / "solutions").mkdir()
     (materials / "solutions" / f"{A}.py").write_text("ORACLE = 'instructor only'\n")
     course = create_course(tmp / "course", materials=materials, assignments=[A])
+    datasets = tmp / "datasets"  # a data file beside a secret, as MNIST beside a course's files
+    datasets.mkdir(mode=0o755)
+    (datasets / "digits.bin").write_text("the digits")
+    (datasets / "answers.txt").write_text("the answers")
     with open(course / "nbgrader_config.py", "a") as f:
         f.write(COURSE_LIMITS)
+        f.write(f"c.SandboxedExecute.data_env = {{'ML4P_HOSTILE_DATA': {str(datasets / 'digits.bin')!r}}}\n")
     release(A, course=course)
     known = known_submissions(course, A)
     reference, blank = known["reference"][0], known["blank"][0]
@@ -389,6 +526,19 @@ def graded(tmp_path_factory, listener):
             path.write_bytes(nb)
         else:
             submit(course, sid, A, nb)
+    for sid in LINKED:
+        folder = submit(course, sid, A, reference).parent
+        plant = linked(sid, course)
+        if plant == "notebook":
+            (folder / f"{A}.ipynb").unlink()
+            (folder / f"{A}.ipynb").symlink_to(course / "submitted" / GOOD[0] / A / f"{A}.ipynb")
+        elif plant == "folder":
+            shutil.rmtree(folder)
+            folder.symlink_to(course / "submitted" / GOOD[0] / A)
+        else:
+            plant(folder)
+    canary = Path(str(tmp_probe) + "-canary")
+    canary.write_text("the grader must not delete this")
     os.environ[SECRET_NAME] = SECRET_VALUE
     start = time.monotonic()
     try:
@@ -396,10 +546,12 @@ def graded(tmp_path_factory, listener):
     finally:
         del os.environ[SECRET_NAME]
     seconds = time.monotonic() - start
-    return {"course": course, "done": {d.student: d for d in done}, "seconds": seconds,
-            "scores": {r.student: r.score for r in grades(course=course, assignment=A)},
-            "tmp_probe": tmp_probe, "checks_before": checks_before, "good_before": good_before,
-            "students": list(subs) + list(GOOD)}
+    result = {"course": course, "done": {d.student: d for d in done}, "seconds": seconds,
+              "scores": {r.student: r.score for r in grades(course=course, assignment=A)},
+              "tmp_probe": tmp_probe, "checks_before": checks_before, "good_before": good_before,
+              "canary": canary, "students": list(subs) + list(GOOD) + list(LINKED)}
+    yield result
+    canary.unlink(missing_ok=True)
 
 
 def autograded(graded, student):
@@ -649,6 +801,15 @@ def test_setup_cell_edited(graded):
     assert nb.cells[solution(nb) - 1].source == "import numpy as np"
 
 
+def test_grade_id_copied_into_a_student_cell(graded):
+    """Is a notebook where a second cell carries the hidden-check cell's grade id (a copied cell) a failed
+    submission whose reason says so, rather than that cells were deleted?"""
+    done = graded["done"]["duplicate-grade-id"]
+    assert not done.ok and "several cells carry the same grade id: `double` (2 cells)" in done.error, done.error
+    assert "deleted that nbgrader cannot put back" not in done.error
+    assert graded["scores"].get("duplicate-grade-id", 0) == 0
+
+
 def test_locked_cells_reordered(graded):
     """Does moving the hidden-check cell to the top change anything? (The checks run after the
     whole notebook, so a right `double` still gets 2.)"""
@@ -762,3 +923,84 @@ def test_output_cap_bounds_the_graders_memory(tmp_path):
     assert int(after) - int(before) < 100, f"grader grew from {before} MB to {after} MB"
     assert float(score) == 2  # the source notebook answers `double`: graded, not stuck
     assert "after" in last
+
+
+# ------------------------------------------------------------------ the host's files and resources
+
+
+@pytest.mark.parametrize("student", LINKED)
+def test_submission_with_links_or_special_files_is_refused(graded, student):
+    """Is a submission holding a link of any kind (to the checks, the gradebook, another student's work,
+    /etc/shadow, /proc/self/environ, /dev/zero, a folder, nowhere; in a subfolder; the notebook or the
+    submission folder itself), a FIFO, a device, a socket, or too much, refused with its reason before
+    nbgrader or the sandbox read any of it, and the batch graded on?"""
+    done = graded["done"][student]
+    expected = "more than" if student.startswith("too-") else "only regular files and folders are accepted"
+    assert not done.ok and done.error.startswith("refused: ") and expected in done.error, done.error
+    assert expected in failure_file(graded["course"], A, student).read_text()
+    assert not (graded["course"] / "autograded" / student).exists()  # nbgrader never copied its files
+    assert graded["scores"].get(student, 0) == 0
+    assert done.seconds < 10
+
+
+def test_nothing_a_link_points_at_reaches_the_course(graded):
+    """Does any file the grader wrote (autograded notebooks, the execution cache) hold the content
+    of /etc/shadow, another file a link pointed at, or the grader's environment?"""
+    secrets = [SECRET_VALUE.encode(), graded["checks_before"].encode()]
+    if os.access("/etc/shadow", os.R_OK):
+        secrets.append(Path("/etc/shadow").read_bytes()[:64])
+    course = graded["course"]
+    written = [p for folder in ("autograded", ".ml4p") for p in (course / folder).rglob("*")
+               if p.is_file() and "snoop" not in p.parts and p.name != "snoop.json"]  # its source names the secret
+    assert written
+    holding = [str(p) for p in written for secret in secrets if secret in p.read_bytes()]
+    assert holding == []
+
+
+@needs_bwrap
+@pytest.mark.skipif(os.geteuid() != 0, reason="the connection folder is locked only when the grader is root")
+def test_kernel_cannot_swap_its_connection_folder(graded):
+    """Can the kernel rename its connection folder, plant a link beside it or inside it, or rewrite its
+    connection file, so that the checks or the grader's clean-up follow a path the student chose?
+    (No: each attempt fails, the file a link would point at survives, and `double` still scores.)"""
+    out = stream(cell_with(graded, "swap-kernel-dir", "IPKernelApp"))
+    assert "DONE" not in out and out.count("blocked") == 6, out
+    assert graded["canary"].exists()
+    assert_scored(graded, "swap-kernel-dir", 2)
+
+
+@needs_bwrap
+def test_filling_the_writable_filesystems(graded):
+    """Does filling the work folder, /tmp, /dev/shm and $HOME stop at their size caps (host memory and
+    disk untouched beyond them), the submission graded on its merits afterwards?"""
+    out = stream(cell_with(graded, "fill-filesystems", "def fill"))
+    written = {line.split(":")[0]: int(line.split(": ")[1].split()[0]) for line in out.splitlines() if " MB, " in line}
+    caps = {".": DISK_MB, "/tmp": TMP_MB, "/dev/shm": TMP_MB}
+    assert "never refused" not in out, out
+    for folder, cap in caps.items():
+        assert cap - 16 <= written[folder] <= cap, (folder, written[folder], out)
+    assert len(written) == 4 and max(written.values()) <= DISK_MB, out  # $HOME lies in /tmp
+    assert_scored(graded, "fill-filesystems", 2)
+
+
+@needs_bwrap
+def test_data_file_exposes_nothing_beside_it(graded):
+    """Is a data file the course names readable in the sandbox, while the files beside it in its folder
+    (here a secret; in a course, the checks and the gradebook) are not?"""
+    out = stream(cell_with(graded, "data-file-folder", "ML4P_HOSTILE_DATA"))
+    assert "data the digits" in out and "beside ['digits.bin']" in out and "secret blocked" in out, out
+    assert_scored(graded, "data-file-folder", 2)
+
+
+def test_notebook_of_many_slow_cells(graded):
+    """Is a notebook of slow cells, each within the cell limit, stopped at the notebook's limit, the cells
+    after it marked as not run, and graded on what ran (`double` before them: 2; after them: 0)?"""
+    nb = autograded(graded, "slow-cells")
+    outputs = [stream(c) for c in nb.cells if c.cell_type == "code" and "time.sleep(4)" in c.source]
+    ran = sum("slow cell done" in o for o in outputs)
+    interrupted = sum("reached its time limit of" in o and "interrupted" in o for o in outputs)
+    not_run = sum("not run: the notebook reached its time limit" in o for o in outputs)
+    assert 1 <= ran < len(SLOW_CELLS) and not_run >= 1 and ran + interrupted + not_run == len(SLOW_CELLS), outputs
+    assert_scored(graded, "slow-cells", 2)
+    assert_scored(graded, "slow-cells-first", 0, "is not defined")
+    assert graded["done"]["slow-cells"].seconds < NOTEBOOK_TIMEOUT + 20
