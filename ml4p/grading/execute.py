@@ -139,7 +139,7 @@ def grade_notebook(nb, *, assignment: str, source_dir: Path, checks_dir: Path, s
     check may run (default: ``timeout``, at most 60).
     """
     data_env = dict(data_env or {})
-    ro_binds = [*ro_binds, *{Path(v).resolve() for v in data_env.values() if Path(v).is_file()}]
+    ro_binds = [*ro_binds, *{Path(v).absolute() for v in data_env.values() if Path(v).is_file()}]
     cells = hidden_check_cells(nb, parts_with_checks(checks_dir, assignment))
     started = time.monotonic()
     died, checks_seconds = "", 0.0

@@ -239,8 +239,8 @@ def bwrap_command(
     for real, inside in _python_dirs():
         mounts.bind(real, inside)
     mounts.bind(Path(ml4p.__file__).resolve().parent, PACKAGE_MOUNT / "ml4p")
-    for path in ro_binds:
-        mounts.bind(Path(path).resolve())  # a data file alone, never its folder
+    for path in ro_binds:  # a data file alone, never its folder; at the path it is named by
+        mounts.bind(Path(path).resolve(), Path(os.path.abspath(path)))
     if files is not None:
         mounts.bind(Path(files))
     mounts.special("--tmpfs", str(workdir), perms="0700", size_mb=limits.disk_mb)  # _limits gives it to the uid

@@ -35,8 +35,8 @@ MB = 1 << 20
 class Kernel:
     """A started sandboxed kernel and a client that runs code and returns its stdout."""
 
-    def __init__(self, root: Path, limits: Limits = LIMITS, files: Path | None = None):
-        self.km = sandboxed_kernel_manager(root, limits=limits, files=files)
+    def __init__(self, root: Path, limits: Limits = LIMITS, files: Path | None = None, ro_binds=()):
+        self.km = sandboxed_kernel_manager(root, limits=limits, files=files, ro_binds=ro_binds)
         self.workdir = self.km.workdir
         run_sync(self.km.start_kernel)()
         self.client = self.km.blocking_client()
@@ -210,6 +210,27 @@ def attempt(action):
 """,
     )
     assert "done" not in result, result
+
+
+@needs_bwrap
+def test_a_data_file_is_bound_alone_at_the_path_it_is_named_by(tmp_path):
+    """Is a data file named through a link (as Keras's cache may be) readable at that name, while the
+    files beside it, where it really lies or where it is named, are not?"""
+    store, cache = tmp_path / "store", tmp_path / "cache"
+    store.mkdir()
+    cache.mkdir()
+    (store / "mnist.npz").write_text("digits")
+    (store / "answers.txt").write_text("secret")
+    (cache / "other.txt").write_text("secret")
+    (cache / "mnist.npz").symlink_to(store / "mnist.npz")
+    (tmp_path / "box").mkdir()
+    started = Kernel(tmp_path / "box", ro_binds=[cache / "mnist.npz"])
+    try:
+        got = started.value(f"[open({str(cache / 'mnist.npz')!r}).read(), os.listdir({str(cache)!r}), "
+                            f"os.path.exists({str(store)!r})]", setup="import os")
+    finally:
+        started.close()
+    assert got == ["digits", ["mnist.npz"], False]
 
 
 SHADOWS = {  # files of a submission that would run at the kernel's start if its folder were on sys.path
