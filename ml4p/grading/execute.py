@@ -18,6 +18,7 @@ from pathlib import Path
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_markdown_cell, new_output
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Dict, Integer, List, Unicode
 
@@ -74,7 +75,11 @@ class SandboxedExecute(NbGraderPreprocessor):
         if root:
             # nbgrader has copied the submission's other files already, following links: refuse
             # it now (nbgrader then removes its copies); `ml4p autograde` refuses it before that
-            files.inspect(Path(root) / "submitted" / student / assignment, below=Path(root) / "submitted")
+            course = CourseDirectory(config=self.config)
+            folder = Path(course.format_path(course.submitted_directory, student, assignment))
+            below = Path(os.path.normpath(course.format_path(course.submitted_directory, ".", ".")))
+            if os.path.lexists(folder):
+                files.inspect(folder, below=below if below in folder.parents else None)
             # executed already by a parallel run (ml4p autograde --jobs)?
             fingerprint = batch.checks_fingerprint(Path(self.checks_dir), assignment, solutions_dir)
             outputs = batch.load(batch.cache_file(Path(root), assignment, student), batch.execution_key(nb, fingerprint))
