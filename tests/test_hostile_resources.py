@@ -80,7 +80,7 @@ if {double!r}:
     nb.cells[2].source = {double!r}
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 outcome = grade_notebook(nb, assignment=A, source_dir=out, checks_dir=root / "autograder", solutions_dir=None,
-                         limits=Limits(memory_mb=3072, processes=64, cpu_seconds=120, threads=1), timeout=30)
+                         limits=Limits(memory_mb=3072, processes=64, cpu_seconds=120, threads=1), timeout=10)
 print(json.dumps({{"grader_before_mb": before // 1024,
                   "grader_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
                   "checks_peak_mb": max(peaks, default=0) // 1024,
@@ -125,7 +125,7 @@ def test_flooding_iopub_during_the_checks(tmp_path):
     assert got["checks_peak_mb"] < 400, got
     assert got["report"].startswith("Hidden checks for `double`: ") and got["score"] in (0, 2), got["report"]
     assert got["score"] == 2 or "did not return within" in got["report"] or "no result" in got["report"], got
-    assert time.monotonic() - start < 120
+    assert time.monotonic() - start < 90
 
 
 @needs_bwrap
@@ -179,7 +179,7 @@ def test_cpu_hungry_neighbour(tmp_path):
     release(A, course=course)
     reference = known_submissions(course, A)["reference"][0]
     hog = copy.deepcopy(reference)
-    hog.cells[3:3] = [new_code_cell(HOG)] + [new_code_cell("import time\ntime.sleep(8)")] * 3
+    hog.cells[3:3] = [new_code_cell(HOG)] + [new_code_cell("import time\ntime.sleep(7)")] * 2
     submit(course, "good", A, reference)
     submit(course, "other", A, reference)
     fair = {g.student: g for g in autograde(A, course=course, jobs=2, progress=False)}
@@ -191,4 +191,4 @@ def test_cpu_hungry_neighbour(tmp_path):
     print(f"good next to a good one {fair['good'].seconds:.1f} s, next to the hog {hogged['good'].seconds:.1f} s: "
           f"{ratio:.2f}x")
     assert ratio < 1.6, (fair["good"].seconds, hogged["good"].seconds)
-    assert hogged["hog"].seconds > 20  # the hog did run its slow cells meanwhile
+    assert hogged["hog"].seconds > 14  # the hog did run its slow cells meanwhile
