@@ -287,15 +287,13 @@ def _fallback_processes(processes: int) -> int:
 def _sweep_stale_groups() -> None:
     """Once per grader: remove the cgroups of graders that were killed before cleaning up."""
 
-    def alive(name: str) -> bool:  # kernel-<grader pid>-<manager>
+    def alive(name: str) -> bool:  # kernel-<grader pid>-<manager>; a name not of that form counts as alive
         try:
             os.kill(int(name.split("-")[1]), 0)
-        except (ValueError, IndexError):
-            return True  # not one of ours
         except ProcessLookupError:
             return False
-        except PermissionError:
-            return True
+        except (ValueError, IndexError, PermissionError):
+            pass
         return True
 
     if not cgroups.unavailable_reason():
