@@ -2,7 +2,9 @@
 
 The solution must get full marks on every autograded part, the blank release
 0 on each, and every known mistake must lose points on exactly the parts it
-declares (``LOSES``) and keep full marks elsewhere.
+declares (``LOSES``) and keep full marks elsewhere; a degenerate one
+(``DEGENERATE``: zeros, constants, echoes, ...) may keep at most 10 % of the
+points of each part it names, and every autograded part must have one.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from pathlib import Path
 from ml4p.course import create_course, materials_root
 from ml4p.grading.autograde import GradedSubmission, GradeRow, autograde, grades
 from ml4p.grading.checks import parts_with_checks
-from ml4p.grading.submissions import known_submissions, submit
+from ml4p.grading.submissions import DEGENERATE_AT_MOST, known_degenerate, known_submissions, submit
 from ml4p.release import release
 
 
@@ -32,14 +34,21 @@ class Verdict:
 
 
 def judge(student: str, assignment: str, loses: tuple[str, ...] | None, row: GradeRow | None,
-          autograded: set[str]) -> Verdict:
-    """Compare the grades of a known submission with what it should get."""
+          autograded: set[str], degenerate: tuple[str, ...] = ()) -> Verdict:
+    """Compare the grades of a known submission with what it should get.
+
+    ``degenerate``: parts (of ``loses``) on which it may keep at most ``DEGENERATE_AT_MOST``
+    of the points.
+    """
     if loses is None:
         expected = "0"
     elif not loses:
         expected = "full marks"
     else:
-        expected = "loses points on: " + ", ".join(loses)
+        near_zero = [p for p in loses if p in degenerate]
+        others = [p for p in loses if p not in degenerate]
+        expected = "; ".join(([f"≤ {DEGENERATE_AT_MOST:.0%} on: " + ", ".join(near_zero)] if near_zero else [])
+                             + (["loses points on: " + ", ".join(others)] if others else []))
     verdict = Verdict(student, assignment, expected, row)
     if row is None:
         verdict.problems.append("was not graded")
@@ -52,6 +61,9 @@ def judge(student: str, assignment: str, loses: tuple[str, ...] | None, row: Gra
             verdict.problems.append(f"{part}: {score:g}/{max_score:g}, should be 0")
         elif loses is not None and part in loses and score >= max_score:
             verdict.problems.append(f"{part}: full marks, but this mistake is there")
+        elif part in degenerate and score > DEGENERATE_AT_MOST * max_score + 1e-9:
+            verdict.problems.append(f"{part}: {score:g}/{max_score:g} for a degenerate answer, "
+                                    f"at most {DEGENERATE_AT_MOST * max_score:g} allowed")
         elif loses is not None and part not in loses and score < max_score:
             verdict.problems.append(f"{part}: {score:g}/{max_score:g}, should be full marks")
     return verdict
@@ -67,7 +79,14 @@ def grade_known_submissions(course: Path, assignment: str, *, jobs: int = 1, pro
     graded = autograde(assignment, course=course, force=True, jobs=jobs, progress=progress)
     rows = {r.student: r for r in grades(course=course, assignment=assignment)}
     autograded = parts_with_checks(course / "autograder", assignment)
-    verdicts = [judge(s, assignment, loses, rows.get(s), autograded) for s, (_, loses) in subs.items()]
+    degenerate = known_degenerate(course, assignment)
+    verdicts = [judge(s, assignment, loses, rows.get(s), autograded, degenerate.get(s, ()))
+                for s, (_, loses) in subs.items()]
+    uncovered = sorted(autograded - {p for parts in degenerate.values() for p in parts})
+    if uncovered:
+        verdicts.append(Verdict("(degenerate answers)", assignment, "one per part", None, [
+            f"{part}: no known mistake is a degenerate answer (DEGENERATE): nothing shows that zeros, "
+            "constants or echoed inputs score nothing there" for part in uncovered]))
     return verdicts, graded
 
 

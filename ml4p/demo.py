@@ -66,7 +66,7 @@ def demo(*, course: Path | str = "demo-course", assignments: list[str] | None = 
         v, g = grade_known_submissions(root, name, jobs=jobs, progress=progress)
         result.verdicts += v
         result.graded += g
-    write_demo_rubrics(root, sorted({v.student for v in result.verdicts}))
+    write_demo_rubrics(root, sorted({v.student for v in result.verdicts if v.row is not None}))
     for name in names:
         feedback(name, course=root)
         export_gradescope(name, course=root, out_dir=root / "exports" / "gradescope" / name)

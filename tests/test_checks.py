@@ -148,3 +148,98 @@ def test_checks_process_reports_a_run_that_outlives_its_timeout(tmp_path):
     assert "did not finish within 3 s" in error
     by_name = {r.name: r for r in results}
     assert by_name["quick"].passed and not by_name["stuck"].passed and "not run" in by_name["stuck"].message
+
+
+def test_given_counts_a_check_only_with_the_checks_it_names():
+    """Does an invariance that holds count only when the correctness check it is given with passes?"""
+    def checks(correct):
+        return [CheckResult("energy", "matches the reference [float64]", 1, correct, test="test_matches"),
+                CheckResult("energy", "matches the reference [float32]", 1, True, test="test_matches"),
+                CheckResult("energy", "is invariant", 1, True, test="test_invariant", given=["test_matches"])]
+    right = part_reports({"energy": 3.0}, checks(True))["energy"]
+    assert right.score == 3.0
+    constant = part_reports({"energy": 3.0}, checks(False))["energy"]
+    assert constant.score == 1.0  # the float32 match alone: the invariance does not count
+    invariant = constant.checks[2]
+    assert not invariant.passed and "“matches the reference”" in invariant.message
+
+
+def write_parts(tmp_path, modules: dict[str, str]):
+    folder = tmp_path / "checks" / "toy"
+    folder.mkdir(parents=True)
+    (tmp_path / "checks" / "conftest.py").write_text('pytest_plugins = ["ml4p.grading.plugin"]\n')
+    for part, body in modules.items():
+        (folder / f"test_{part}.py").write_text(textwrap.dedent(body))
+    return tmp_path / "checks"
+
+
+SHIPS = '''
+import pytest
+from ml4p.grading.plugin import OrderedStudent
+
+
+class Proxy:  # stands in for the kernel: records what would be sent
+    last_output = ""
+
+    def call(self, name, *args, uses=None, timeout=None, **kwargs):
+        return 0
+
+
+@pytest.mark.points(1)
+def test_ships(request):
+    """ships {what}"""
+    OrderedStudent(Proxy(), request.config).call("f", uses={uses})
+'''
+
+
+@pytest.mark.parametrize("order, refused", [(["first", "second"], set()), (["second", "first"], {"second"}),
+                                            ([], set())])
+def test_a_reference_is_shipped_only_after_its_part_is_graded(tmp_path, order, refused):
+    """Do the checks run in the given part order, and is a check that would send the reference of a part
+    graded later (a `uses` key, or a driver defining `_reference_<part>`) refused as a grader error?"""
+    checks = write_parts(tmp_path, {
+        "first": SHIPS.format(what="nothing", uses="{}"),
+        "second": SHIPS.format(what="a driver with the first part's reference",
+                               uses='{"_ml4p_driver": "def _reference_first(x):\\n    return x\\n"}'),
+    })
+    results, error = run_checks(checks, "toy", None, order=order)
+    assert error == ""
+    assert [r.part for r in results] == (order or ["first", "second"])
+    failed = {r.part for r in results if not r.passed}
+    assert failed == refused
+    for r in results:
+        if not r.passed:
+            assert r.message.startswith("grader error:") and "`first`" in r.message
+
+
+def test_given_must_name_a_check_of_the_part(tmp_path):
+    """Is a `given` that names no check of its part a grader error (not a silent zero)?"""
+    checks = write_checks(tmp_path, '''
+        import pytest
+
+        @pytest.mark.points(1, given="test_typo")
+        def test_invariant():
+            """holds"""
+    ''')
+    results, error = run_checks(checks, "toy", None)
+    assert error == "" and len(results) == 1
+    assert not results[0].passed and "grader error" in results[0].message and "test_typo" in results[0].message
+
+
+def test_part_order_is_the_instructors_notebook_order(tmp_path):
+    """Are the parts graded in the order of the source notebook's hidden-check cells (the instructor's,
+    never the submission's), with parts it lacks after them in file order?"""
+    import nbformat
+    from nbformat.v4 import new_notebook
+
+    from ml4p.grading.checks import part_order
+
+    checks = write_parts(tmp_path, {p: "" for p in ("alpha", "beta", "gamma")})
+    assert part_order(checks, "toy") == ["alpha", "beta", "gamma"]  # no source notebook: file order
+    source = tmp_path / "source" / "toy"
+    source.mkdir(parents=True)
+    cells = [new_code_cell("hidden_checks('gamma')", metadata={"nbgrader": {"grade": True, "grade_id": "gamma"}}),
+             new_code_cell("x = 1", metadata={"nbgrader": {"solution": True, "grade_id": "other"}}),
+             new_code_cell("hidden_checks('alpha')", metadata={"nbgrader": {"grade": True, "grade_id": "alpha"}})]
+    nbformat.write(new_notebook(cells=cells), source / "toy.ipynb")
+    assert part_order(checks, "toy") == ["gamma", "alpha", "beta"]

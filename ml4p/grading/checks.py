@@ -18,7 +18,7 @@ from pathlib import Path
 
 from nbformat.v4 import new_output
 
-from ml4p.grading.plugin import CALL_TIMEOUT_ENV, CONNECTION_ENV, NOT_RUN, RESULTS_ENV, CheckResult
+from ml4p.grading.plugin import CALL_TIMEOUT_ENV, CONNECTION_ENV, NOT_RUN, ORDER_ENV, RESULTS_ENV, CheckResult
 
 
 #: Mimetype of the structured check results kept beside the score in a hidden-check cell's output.
@@ -29,6 +29,31 @@ def parts_with_checks(checks_dir: Path, assignment: str) -> set[str]:
     """The parts of ``assignment`` that have hidden checks."""
     folder = Path(checks_dir) / assignment
     return {p.stem[len("test_"):] for p in folder.glob("test_*.py")}
+
+
+def part_order(checks_dir: Path, assignment: str) -> list[str]:
+    """The parts in the order they are graded: that of their hidden-check cells in the instructor's
+    source notebook (``<course>/source/<a>/*.ipynb``, beside ``<course>/autograder``), never the
+    submission's (a student could move cells); parts it lacks, and every part where there is no
+    source notebook, follow in file order.
+
+    Later parts build on earlier ones, and a check ships the reference of a part into the
+    kernel only once that part is graded (``plugin.OrderedStudent``).
+    """
+    import nbformat
+
+    parts = sorted(parts_with_checks(checks_dir, assignment))
+    order: list[str] = []
+    for path in sorted((Path(checks_dir).parent / "source" / assignment).glob("*.ipynb")):
+        try:
+            cells = nbformat.read(path, as_version=4).cells
+        except (OSError, ValueError):
+            continue
+        for cell in cells:
+            grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if grade_id in parts and grade_id not in order:
+                order.append(grade_id)
+    return order + [p for p in parts if p not in order]
 
 
 @dataclass
@@ -88,7 +113,8 @@ def _fmt(x: float) -> str:
 
 def run_checks(checks_dir: Path, assignment: str, connection: str | dict | None, *,
                solutions_dir: Path | None = None, timeout: float = 600.0, call_timeout: float = 60.0,
-               threads: int = 1, env: dict[str, str] | None = None) -> tuple[list[CheckResult], str]:
+               threads: int = 1, env: dict[str, str] | None = None, order: list[str] | None = None
+               ) -> tuple[list[CheckResult], str]:
     """Run the hidden checks of ``assignment`` against the kernel at ``connection``.
 
     ``connection``: the kernel's connection info (a dict, as ``execute.connection_info`` gives
@@ -96,11 +122,12 @@ def run_checks(checks_dir: Path, assignment: str, connection: str | dict | None,
 
     ``timeout``: seconds for all checks together (checks that finished by then keep their
     results); ``call_timeout``: seconds for one call of a student function. ``env``: extra
-    variables for the checks (where the data is). Returns the results and, if the run
-    itself failed, a short reason.
+    variables for the checks (where the data is). ``order``: the parts in the notebook's
+    order, the order they are graded in (default: the test files' order). Returns the results
+    and, if the run itself failed, a short reason.
     """
     with ChecksProcess(checks_dir, assignment, solutions_dir=solutions_dir, call_timeout=call_timeout,
-                       threads=threads, env=env) as checks:
+                       threads=threads, env=env, order=order) as checks:
         return checks.run(connection, timeout=timeout)
 
 
@@ -118,7 +145,8 @@ class ChecksProcess:
     """
 
     def __init__(self, checks_dir: Path, assignment: str, *, solutions_dir: Path | None = None,
-                 call_timeout: float = 60.0, threads: int = 1, env: dict[str, str] | None = None):
+                 call_timeout: float = 60.0, threads: int = 1, env: dict[str, str] | None = None,
+                 order: list[str] | None = None):
         checks_dir = Path(checks_dir).resolve()
         self._tmp = tempfile.TemporaryDirectory(prefix="ml4p-checks-")
         tmp = Path(self._tmp.name)
@@ -127,6 +155,7 @@ class ChecksProcess:
         env.pop(CONNECTION_ENV, None)  # given by run(), once there is a kernel
         env[RESULTS_ENV] = str(self.results_path)
         env[CALL_TIMEOUT_ENV] = f"{call_timeout:g}"
+        env[ORDER_ENV] = json.dumps(list(order or []))
         env["PYTHONDONTWRITEBYTECODE"] = "1"
         env["OMP_NUM_THREADS"] = str(threads)
         paths = [str(Path(solutions_dir).resolve().parent)] if solutions_dir else []
@@ -197,7 +226,11 @@ def _stopped(results: list[CheckResult], error: str) -> tuple[list[CheckResult],
 
 
 def part_reports(parts: dict[str, float], results: list[CheckResult], error: str = "") -> dict[str, PartReport]:
-    """Group results by part; a part without results gets ``error`` (or says it has no checks)."""
+    """Group results by part; a part without results gets ``error`` (or says it has no checks).
+
+    A check with ``given`` counts as passed only if every check of its part from the test
+    functions it names passed too (a constant answer passes an invariance on its own).
+    """
     reports = {part: PartReport(part, pts) for part, pts in parts.items()}
     for r in results:
         if r.part in reports:
@@ -205,4 +238,20 @@ def part_reports(parts: dict[str, float], results: list[CheckResult], error: str
     for rep in reports.values():
         if not rep.checks:
             rep.error = error or "no hidden checks ran for this part"
+        _apply_given(rep.checks)
     return reports
+
+
+def _apply_given(checks: list[CheckResult]) -> None:
+    by_test: dict[str, list[CheckResult]] = {}
+    for c in checks:
+        by_test.setdefault(c.test, []).append(c)
+    for c in checks:
+        if not (c.passed and c.given):
+            continue
+        missing = [g for g in c.given if not by_test.get(g) or not all(x.passed for x in by_test[g])]
+        if missing:
+            names = "; ".join(f"“{by_test[g][0].name.split(' [')[0]}”" if by_test.get(g) else g for g in missing)
+            c.passed = False
+            c.message = (f"this holds, but it counts only together with {names}, which failed "
+                         "(a constant or echoed answer would pass it alone)")

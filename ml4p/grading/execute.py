@@ -24,7 +24,7 @@ from traitlets import Dict, Integer, List, Unicode
 
 from ml4p.grading import files, sandbox
 from ml4p.grading.capped_client import PRIVATE_MIME, CappedKernelClient, CappedNotebookClient, drops
-from ml4p.grading.checks import ChecksProcess, PartReport, part_reports, parts_with_checks
+from ml4p.grading.checks import ChecksProcess, PartReport, part_order, part_reports, parts_with_checks
 
 INTERRUPT_GRACE_SECONDS = 5  # after a cell's timeout: how long the interrupted kernel may take to go idle
 
@@ -151,7 +151,7 @@ def grade_notebook(nb, *, assignment: str, source_dir: Path, checks_dir: Path, s
     with tempfile.TemporaryDirectory(prefix="ml4p-sandbox-") as scratch, \
             ChecksProcess(checks_dir, assignment, solutions_dir=solutions_dir,
                           call_timeout=call_timeout or min(timeout, 60), threads=limits.threads,
-                          env=data_env) as checks:  # it starts up while the notebook runs
+                          env=data_env, order=part_order(checks_dir, assignment)) as checks:  # it starts up while the notebook runs
         staging = Path(scratch) / "files"
         files.copy_submission(source_dir, staging,  # no more than the work folder can hold
                               limits=files.FileLimits(max_bytes=min(files.FileLimits.max_bytes, limits.disk_mb << 20)))

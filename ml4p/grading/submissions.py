@@ -4,12 +4,20 @@ A *mistake* is a small file ``<course>/autograder/<a>/mistakes/<what>.py``::
 
     \"\"\"Counts every pair twice (sums over i != j).\"\"\"
     LOSES = ("energy",)          # the parts that must lose points, and no other
+    DEGENERATE = False           # optional: True, or some of LOSES: they must score <= 10 %
 
     def energy(x):
         ...
 
-Its source is appended to the solution cell that defines its first function,
-in an otherwise correct submission, so it overrides the right definition.
+In an otherwise correct submission, each function is appended to the solution cell
+that defines it, so it overrides the right definition (one file can answer several
+cells: a whole submission of zeros). Functions no solution cell defines are helpers,
+and go, with everything else in the file, into the earliest of those cells.
+
+A *degenerate* mistake is an answer with no physics in it (zeros, a constant, the input
+echoed, random numbers, a chain that never moves, a model never trained, the visible
+test's expected value copied): ``ml4p check`` requires it to score at most
+``DEGENERATE_AT_MOST`` of the points of each part it names, and every part to have one.
 """
 from __future__ import annotations
 
@@ -24,6 +32,7 @@ from pathlib import Path
 import nbformat
 
 SOLUTION_MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
+DEGENERATE_AT_MOST = 0.1  # of a part's points, for a degenerate mistake
 
 
 @dataclass(frozen=True)
@@ -31,8 +40,9 @@ class Mistake:
     name: str  # file stem, e.g. "double_counted_pairs"
     description: str  # the docstring's first line
     loses: tuple[str, ...]  # parts that must lose points
-    source: str  # code appended to the solution cell
+    source: str  # code appended to the solution cells
     function: str  # the first function it defines
+    degenerate: tuple[str, ...] = ()  # parts it must score (almost) nothing on
 
     @property
     def student(self) -> str:
@@ -45,16 +55,27 @@ def load_mistakes(checks_dir: Path, assignment: str) -> list[Mistake]:
         source = path.read_text()
         tree = ast.parse(source, filename=str(path))
         doc = (ast.get_docstring(tree) or path.stem).strip().splitlines()[0]
-        loses = None
+        loses, degenerate = None, False
         functions = []
         for node in tree.body:
-            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "LOSES" for t in node.targets):
+            names = [getattr(t, "id", None) for t in node.targets] if isinstance(node, ast.Assign) else []
+            if "LOSES" in names:
                 loses = tuple(ast.literal_eval(node.value))
+            elif "DEGENERATE" in names:
+                degenerate = ast.literal_eval(node.value)
             elif isinstance(node, ast.FunctionDef):
                 functions.append(node.name)
         if not loses or not functions:
             raise ValueError(f"{path}: a mistake needs LOSES = (...) and at least one function")
-        mistakes.append(Mistake(path.stem, doc, loses, source, functions[0]))
+        if degenerate is True:
+            degenerate = loses
+        elif degenerate is False:
+            degenerate = ()
+        elif isinstance(degenerate, str):
+            degenerate = (degenerate,)
+        if not isinstance(degenerate, tuple) or not set(degenerate) <= set(loses):
+            raise ValueError(f"{path}: DEGENERATE is True, False, or some of the parts in LOSES")
+        mistakes.append(Mistake(path.stem, doc, loses, source, functions[0], degenerate))
     return mistakes
 
 
@@ -78,13 +99,39 @@ def reference_notebook(source_nb, release_nb):
 
 
 def with_mistake(reference_nb, mistake: Mistake):
+    """``reference_nb`` with each of the mistake's functions appended to the cell defining it."""
     nb = copy.deepcopy(reference_nb)
-    pattern = re.compile(rf"^def {re.escape(mistake.function)}\(", re.MULTILINE)
-    for cell in nb.cells:
-        if cell.cell_type == "code" and _is_solution(cell) and pattern.search(cell.source):
-            cell.source = cell.source.rstrip() + "\n\n\n# A known mistake:\n" + mistake.source
-            return nb
-    raise ValueError(f"mistake {mistake.name}: no solution cell defines {mistake.function}()")
+    lines = mistake.source.splitlines()
+    tree = ast.parse(mistake.source)
+
+    def segment(node) -> str:
+        first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+        return "\n".join(lines[first - 1:node.end_lineno])
+
+    def cell_defining(name: str) -> int | None:
+        pattern = re.compile(rf"^def {re.escape(name)}\(", re.MULTILINE)
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type == "code" and _is_solution(cell) and pattern.search(cell.source):
+                return i
+        return None
+
+    placed: dict[int, list[str]] = {}
+    rest: list[str] = []
+    for node in tree.body:
+        where = cell_defining(node.name) if isinstance(node, ast.FunctionDef) else None
+        if where is None:
+            rest.append(segment(node))
+        else:
+            placed.setdefault(where, []).append(segment(node))
+    if not placed:
+        raise ValueError(f"mistake {mistake.name}: no solution cell defines {mistake.function}()")
+    if len(placed) == 1:  # the common case: the file as it is
+        placed = {min(placed): [mistake.source.strip()]}
+    else:
+        placed[min(placed)] = rest + placed[min(placed)]
+    for i, parts in placed.items():
+        nb.cells[i].source = nb.cells[i].source.rstrip() + "\n\n\n# A known mistake:\n" + "\n\n\n".join(parts) + "\n"
+    return nb
 
 
 def submit(course: Path, student: str, assignment: str, nb, *, when: dt.datetime | None = None) -> Path:
@@ -113,6 +160,11 @@ def known_submissions(course: Path, assignment: str) -> dict[str, tuple[object, 
     for m in load_mistakes(course / "autograder", assignment):
         subs[m.student] = (with_mistake(reference, m), m.loses)
     return subs
+
+
+def known_degenerate(course: Path, assignment: str) -> dict[str, tuple[str, ...]]:
+    """student id -> the parts that known submission must score (almost) nothing on."""
+    return {m.student: m.degenerate for m in load_mistakes(Path(course) / "autograder", assignment)}
 
 
 def exec_solution(assignment: str, grade_ids, scope: dict) -> dict:
