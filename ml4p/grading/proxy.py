@@ -344,7 +344,11 @@ def _size(node: Any, depth: int = 0) -> int:
 
 
 def _short(text: Any, trusted_sources: list[str]) -> str:
-    """A student-controlled message, truncated, never quoting the grader's sources."""
+    """A student-controlled message, truncated, not quoting the grader's sources line by line.
+
+    Tidiness, not secrecy: the student's code holds those sources and can send them out
+    encoded; everything sent into the kernel is visible to students (THREAT_MODEL.md).
+    """
     text = str(text)
     for source in trusted_sources:
         for line in source.splitlines():
