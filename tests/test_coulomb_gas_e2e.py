@@ -31,6 +31,7 @@ from ml4p.grading.submissions import SOLUTION_MARKERS, known_submissions, load_m
 A = "coulomb_gas"
 ROOT = materials_root()
 MISTAKES = {m.student: m.loses for m in load_mistakes(ROOT / "autograder", A)}
+DEGENERATE = {m.student: m.degenerate for m in load_mistakes(ROOT / "autograder", A)}
 PARTS = sorted(parts_with_checks(ROOT / "autograder", A))
 
 pytestmark = pytest.mark.slow
@@ -171,15 +172,18 @@ def autograded_nb(course: Path, student: str):
 
 @pytest.mark.parametrize("student, loses", [("reference", ()), ("blank", None), *MISTAKES.items()])
 def test_known_submission_gets_what_it_should(rows, student, loses):
-    """Does the solution get full marks, the blank 0, and each mistake lose points on exactly its part?"""
-    verdict = judge(student, A, loses, rows.get(student), set(PARTS))
+    """Does the solution get full marks, the blank 0, each mistake lose points on exactly its parts, and
+    each degenerate one keep at most 10 % of them?"""
+    verdict = judge(student, A, loses, rows.get(student), set(PARTS), DEGENERATE.get(student, ()))
     assert verdict.ok, verdict.problems
 
 
 def test_every_mistake_is_a_wrong_answer_somewhere():
-    """Does each hidden-check part have at least one known mistake that it must catch?"""
+    """Does each hidden-check part have at least one known mistake that it must catch, and one degenerate
+    answer (zeros, constants, a frozen chain, ...) that must score (almost) nothing on it?"""
     caught = {part for loses in MISTAKES.values() for part in loses}
     assert caught == set(PARTS)
+    assert {part for parts in DEGENERATE.values() for part in parts} == set(PARTS)
 
 
 def test_monkeypatching_fakes_nothing(rows):

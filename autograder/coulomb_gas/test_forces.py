@@ -11,6 +11,8 @@ from ml4p.grading.numerics import (assert_close, assert_dtype, assert_finite, di
 from solutions import coulomb_gas as oracle
 
 USE = USES["forces"]
+#: What zero forces fail; the equivariances they pass by themselves count only with it.
+CORRECT = "test_matches_reference"
 
 
 def configs(rng, batch, n, dim, dtype=np.float64):
@@ -48,7 +50,7 @@ def test_float32(student, rng):
     assert_close(f, oracle.forces(x.astype(np.float64)), what="float32 forces", dtype=np.float32, rtol=1e-4)
 
 
-@pytest.mark.points(0.25)
+@pytest.mark.points(0.25, given=CORRECT)
 def test_rotation_equivariance(student, rng):
     """rotating the configuration rotates the forces with it"""
     x = configs(rng, (3,), 6, 3)
@@ -57,7 +59,7 @@ def test_rotation_equivariance(student, rng):
                  what="forces on a rotated configuration")
 
 
-@pytest.mark.points(0.25)
+@pytest.mark.points(0.25, given=CORRECT)
 def test_permutation_equivariance(student, rng):
     """relabelling the particles relabels their forces"""
     x = configs(rng, (3,), 6, 2)
