@@ -16,6 +16,10 @@ cross_entropy(logits, labels)         mean over the batch, stable (log-sum-exp)
 cross_entropy_gradient(logits, labels)  d cross_entropy / d logits = (softmax - y) / N
 count_params(layers)                  weights + biases of a dense network
 accuracy(logits, labels)              fraction of argmax(logits) equal to the labels
+dense_layers(arrays)                  a model's weight arrays as (kernel, bias) pairs, or None
+mlp_logits(weights, x)                forward pass of Dense-ReLU-...-Dense (the notebook's MLP)
+init_mlp(rng), train_mlp(x, y, ...)   the MLP as Keras initialises it, trained by Adam (backprop
+                                      by hand): a reference classifier made in the trusted process
 PUBLISHED_TEST_ERRORS                 fully connected networks on MNIST, from the literature
 REFERENCE_ACCURACY                    what the notebook's solution reaches, measured
 
@@ -50,6 +54,11 @@ __all__ = [
     "cross_entropy_gradient",
     "count_params",
     "accuracy",
+    "dense_layers",
+    "mlp_logits",
+    "init_mlp",
+    "mlp_gradients",
+    "train_mlp",
     "PUBLISHED_TEST_ERRORS",
     "REFERENCE_ACCURACY",
 ]
@@ -152,6 +161,107 @@ def accuracy(logits, labels) -> float:
     if labels.ndim == 2:
         labels = np.argmax(labels, axis=-1)
     return float(np.mean(np.argmax(logits, axis=-1) == labels))
+
+
+def dense_layers(arrays) -> list[tuple[np.ndarray, np.ndarray | None]] | None:
+    """A model's weight arrays (Keras's `get_weights()` order) as dense layers, input to output.
+
+    Each layer is a kernel (n_in, n_out), followed by its bias (n_out,) if it has one; the
+    layers must chain (each n_in the previous n_out). Returns [(kernel, bias or None), ...],
+    or None if the arrays are not those of a stack of dense layers.
+    """
+    arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
+    layers, i = [], 0
+    while i < len(arrays):
+        kernel = arrays[i]
+        if kernel.ndim != 2 or (layers and kernel.shape[0] != layers[-1][0].shape[1]):
+            return None
+        bias = None
+        if i + 1 < len(arrays) and arrays[i + 1].shape == (kernel.shape[1],):
+            bias = arrays[i + 1]
+            i += 1
+        layers.append((kernel, bias))
+        i += 1
+    return layers or None
+
+
+def _relu(a: np.ndarray) -> np.ndarray:
+    return np.maximum(a, 0.0)
+
+
+def mlp_logits(weights, x, activation=_relu) -> np.ndarray:
+    """Logits of a stack of dense layers: h = activation(h W + b) on every hidden layer, and
+    z = h W + b (no activation) on the last. The notebook's MLP with the default ReLU.
+
+    weights: weight arrays as `dense_layers` reads them (Keras's `get_weights()`), or its
+    [(kernel, bias), ...]; x: (N, n_in). Returns (N, n_out) float64.
+    """
+    layers = weights if weights and isinstance(weights[0], tuple) else dense_layers(weights)
+    if layers is None:
+        raise ValueError("not the weights of a stack of dense layers")
+    h = np.asarray(x, dtype=np.float64)
+    for k, (kernel, bias) in enumerate(layers):
+        h = h @ kernel + (0.0 if bias is None else bias)
+        if k < len(layers) - 1:
+            h = activation(h)
+    return h
+
+
+def init_mlp(rng: np.random.Generator, layers=LAYERS) -> list[np.ndarray]:
+    """Fresh weights as Keras's Dense initialises them: kernels Glorot-uniform, in
+    +-sqrt(6 / (n_in + n_out)), biases 0. Returns [W1, b1, W2, b2, ...] float64."""
+    weights = []
+    for n_in, n_out in zip(layers[:-1], layers[1:]):
+        limit = math.sqrt(6.0 / (n_in + n_out))
+        weights += [rng.uniform(-limit, limit, size=(n_in, n_out)), np.zeros(n_out)]
+    return weights
+
+
+def mlp_gradients(weights, x, y) -> list[np.ndarray]:
+    """Gradient of cross_entropy(mlp_logits(weights, x), y) with respect to every weight array,
+    by backpropagation written out (ReLU hidden layers). Returns arrays shaped like `weights`."""
+    layers = dense_layers(weights)
+    inputs, pre = [], []  # per layer: its input h and its pre-activation a = h W + b
+    h = np.asarray(x, dtype=np.float64)
+    for k, (kernel, bias) in enumerate(layers):
+        inputs.append(h)
+        a = h @ kernel + bias
+        pre.append(a)
+        h = _relu(a) if k < len(layers) - 1 else a
+    delta = cross_entropy_gradient(h, y)  # d L / d logits, (N, 10)
+    grads = []
+    for k in reversed(range(len(layers))):
+        kernel = layers[k][0]
+        grads = [inputs[k].T @ delta, delta.sum(axis=0)] + grads
+        if k > 0:
+            delta = (delta @ kernel.T) * (pre[k - 1] > 0)  # through the ReLU of the layer below
+    return grads
+
+
+def train_mlp(x, y, *, epochs=2, batch_size=64, learning_rate=1e-3, seed=0) -> list[np.ndarray]:
+    """The notebook's MLP, initialised as Keras does and trained by Adam (Keras's defaults:
+    beta_1 = 0.9, beta_2 = 0.999, epsilon = 1e-7) on minibatches, reshuffled every epoch.
+    Deterministic for a given seed. x: (N, 784) in [0, 1]; y: (N, 10) one-hot.
+    Returns the weights [W1, b1, W2, b2, W3, b3] as float32, as a Keras model holds them.
+    """
+    rng = np.random.default_rng(seed)
+    weights = init_mlp(rng)
+    m = [np.zeros_like(w) for w in weights]
+    v = [np.zeros_like(w) for w in weights]
+    beta1, beta2, eps, t = 0.9, 0.999, 1e-7, 0
+    n = len(x)
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        for start in range(0, n, batch_size):
+            batch = order[start:start + batch_size]
+            grads = mlp_gradients(weights, x[batch], y[batch])
+            t += 1
+            step = learning_rate * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+            for w, g, mw, vw in zip(weights, grads, m, v):
+                mw += (1 - beta1) * (g - mw)
+                vw += (1 - beta2) * (g * g - vw)
+                w -= step * mw / (np.sqrt(vw) + eps)
+    return [w.astype(np.float32) for w in weights]
 
 
 if __name__ == "__main__":

@@ -12,6 +12,14 @@ Two kinds:
   arrays): they reach the notebook's namespace, call the student's code there and
   return numbers.
 
+The checks decide from arrays that come back, in the trusted process: a model's
+logits, parameter count and accuracy are computed there, in NumPy, from the model's
+weights (and a model's own outputs only serve to check that it computes what those
+weights say). Student code can read and change everything a driver holds or is
+given (its caller's frame, the model object and its class), so what the kernel
+computes with such an object never decides a grade by itself. And no driver ships
+the reference of a part graded after the part under test (the grader refuses it).
+
 Every source runs in a fresh scope holding ``tf`` and ``np``; a driver's globals
 are that scope, not the notebook's, so a student's globals cannot shadow it.
 """
@@ -63,16 +71,15 @@ def _strategy():
     return ml4p.device.strategy()
 '''
 
-#: build_model: a fresh model from the student's `build_model`, built under the strategy,
-#: applied to x, 2x and -x; returns (count_params, f(x), f(2x), f(-x), weight shapes).
+#: build_model: a fresh model from the student's `build_model`, built under the strategy;
+#: returns (its weights, `get_weights()` order, its outputs on x). The check counts the
+#: parameters from the arrays and compares the outputs with a NumPy forward pass of them.
 BUILD_MODEL_DRIVER = _NOTEBOOK + '''
 def _ml4p_driver(x):
     with _strategy().scope():
         model = _student("build_model")()
-    x = tf.constant(x, tf.float32)
-    outputs = [np.asarray(model(v, training=False)) for v in (x, 2 * x, -x)]
-    shapes = tuple(np.asarray(w.shape, np.int64) for w in model.trainable_weights)
-    return (np.asarray(model.count_params(), np.int64), *outputs, shapes)
+    outputs = np.asarray(model(tf.constant(x, tf.float32), training=False))
+    return tuple(np.asarray(w) for w in model.get_weights()), outputs
 '''
 
 #: cross_entropy: the student's loss and its gradient w.r.t. the logits, by tf.GradientTape.
@@ -97,10 +104,10 @@ def _ml4p_driver(logits, labels):
 
 #: train, isolated: a fresh reference model (the reference `build_model` is installed),
 #: trained by the student's `train` (with the reference `cross_entropy` installed) on
-#: images preprocessed here; returns (history, logits on the held-out images,
-#: accuracy of the trained model on its training images).
+#: images preprocessed here; returns (history, the trained model's weights). The check
+#: computes the model's logits from the weights, in the trusted process.
 TRAIN_DRIVER = _NOTEBOOK + PREPROCESS.replace("def preprocess(", "def _reference_preprocess(") + '''
-def _ml4p_driver(images, labels, held_out, epochs, batch_size, learning_rate, seed):
+def _ml4p_driver(images, labels, epochs, batch_size, learning_rate, seed):
     import keras
     keras.utils.set_random_seed(seed)
     x, y = _reference_preprocess(images, labels)
@@ -112,47 +119,32 @@ def _ml4p_driver(images, labels, held_out, epochs, batch_size, learning_rate, se
     except (TypeError, ValueError):
         raise TypeError("train should return the history as an array of shape (epochs, 2), not a "
                         f"{type(history).__name__}") from None
-    x_held_out, _ = _reference_preprocess(held_out, np.zeros(len(held_out), np.int64))
-    logits = np.asarray(model(x_held_out, training=False))
-    train_logits = np.asarray(model(x, training=False))
-    train_accuracy = np.mean(np.argmax(train_logits, -1) == np.asarray(labels))
-    return history, logits, np.asarray(train_accuracy)
+    return history, tuple(np.asarray(w) for w in model.get_weights())
 '''
 
-#: train, the notebook's result: logits of the notebook's global `model` on the images.
-TRAINED_MODEL_DRIVER = _NOTEBOOK + PREPROCESS.replace("def preprocess(", "def _reference_preprocess(") + '''
-def _ml4p_driver(images):
+#: train, the notebook's result: the weights of the notebook's global `model` and its logits
+#: on a few images x (preprocessed by the check). The check compares those logits with a
+#: NumPy forward pass of the weights, then computes the test accuracy from the weights.
+TRAINED_MODEL_DRIVER = _NOTEBOOK + '''
+def _ml4p_driver(x):
     model = _student("model", "model")
-    x, _ = _reference_preprocess(images, np.zeros(len(images), np.int64))
-    return np.concatenate([np.asarray(model(x[i:i + 1000], training=False))
-                           for i in range(0, len(x), 1000)])
+    logits = np.asarray(model(tf.constant(x, tf.float32), training=False))
+    return tuple(np.asarray(w) for w in model.get_weights()), logits
 '''
 
-#: dream: a reference model (the reference `build_model`, trained here for 2 epochs by Keras's
-#: own `fit` on the images sent), so that the check does not depend on how well the notebook's
-#: `model` was trained, then the student's `dream` on it; returns (images, the model's logits on
-#: them, or an empty (0, 10) array if they are not 10 images of 28 x 28, the largest change of
-#: any model parameter during `dream`).
-DREAM_DRIVER = (_NOTEBOOK + PREPROCESS.replace("def preprocess(", "def _reference_preprocess(")
-                + BUILD_MODEL.replace("def build_model(", "def _reference_build_model(") + '''
-def _ml4p_driver(images, labels, steps, learning_rate, seed):
-    import keras
-    keras.utils.set_random_seed(seed)
-    x, y = _reference_preprocess(images, labels)
+#: dream: a reference model (the reference `build_model`) holding the weights sent (a
+#: classifier trained in the trusted process), and the student's `dream` on it; returns
+#: (images, the model's weights afterwards). The check classifies the images with its own
+#: weights, in NumPy: nothing done to the model object changes that.
+DREAM_DRIVER = _NOTEBOOK + BUILD_MODEL.replace("def build_model(", "def _reference_build_model(") + '''
+def _ml4p_driver(weights, steps, learning_rate):
     with _strategy().scope():
         model = _reference_build_model()
-        model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                      loss=keras.losses.CategoricalCrossentropy(from_logits=True))
-    model.fit(x, y, epochs=2, batch_size=64, verbose=0)
-    before = [np.array(w) for w in model.get_weights()]
+    model.set_weights([np.asarray(w, np.float32) for w in weights])
+    variables = list(model.weights)
     dreamed = np.asarray(_student("dream")(model, steps, learning_rate))
-    change = max(float(np.max(np.abs(np.asarray(a, np.float64) - b)))
-                 for a, b in zip(model.get_weights(), before))
-    logits = np.zeros((0, 10), np.float32)
-    if dreamed.size == 10 * 784 and dreamed.dtype.kind == "f":
-        logits = np.asarray(model(tf.reshape(tf.cast(dreamed, tf.float32), (10, 784)), training=False))
-    return dreamed, logits, np.asarray(change)
-''')
+    return dreamed, tuple(np.asarray(v) for v in variables)
+'''
 
 #: What to pass as ``uses=`` when grading each part.
 USES = {
