@@ -93,12 +93,16 @@ def test_parts_and_points():
 
 
 def test_every_mistake_names_parts_that_exist():
-    """Does each known mistake lose points on parts that have hidden checks, one part each?"""
+    """Does each known mistake lose points on parts that have hidden checks, every part in one at least,
+    and does every part have a degenerate mistake (zeros, constants, echoes, noise)?"""
     mistakes = load_mistakes(ROOT / "autograder", A)
     assert len(mistakes) >= 7
+    graded = set(PARTS) - {"written_question"}
     for m in mistakes:
-        assert len(m.loses) == 1 and m.loses[0] in PARTS, m.name
-    assert {m.loses[0] for m in mistakes} == set(PARTS) - {"written_question"}
+        assert m.loses and set(m.loses) <= graded, m.name
+        assert set(m.degenerate) <= set(m.loses), m.name
+    assert set().union(*(m.loses for m in mistakes)) == graded
+    assert set().union(*(m.degenerate for m in mistakes)) == graded
 
 
 @pytest.mark.slow

@@ -7,6 +7,14 @@
   proxy (Keras models, optimizers, files in the kernel's file system), call the student's
   functions on them in the notebook's namespace, and return numbers only.
 
+A driver computes nothing that a check trusts from an object the student's code held (the
+student's function can reach the driver's frame, replace methods, keep state in globals):
+what it returns is *data* that the checks judge in the trusted process. The values a model
+and an optimizer hold are chosen there and sent in as arrays; what the student's code made
+comes back as arrays (a model's weights, evaluated there in NumPy) or as the files it wrote,
+byte for byte (checkpoints and TensorBoard event files are read there, by `tf_formats`); a
+checkpoint handed back to `restore_checkpoint` holds values the kernel has never seen.
+
 Every source runs in a fresh scope holding ``tf`` and ``np``.
 """
 from ml4p.grading.proxy import KernelCode
@@ -33,18 +41,7 @@ FIRST_ROW = KernelCode("lambda x: np.sum(np.asarray(x)[0] ** 3)")
 REVERSE_ROWS = KernelCode("lambda x: np.asarray(x)[::-1]")
 
 # ------------------------------------------------------------------ part 2: over-fitting
-
-
-def _model_fn(layers: str) -> KernelCode:
-    return KernelCode(
-        "lambda: (lambda keras: (keras.utils.set_random_seed(0), keras.Sequential("
-        f"[keras.Input((784,)), {layers}]))[1])(__import__('keras'))")
-
-
-#: The MNIST assignment's MLP (a sound model), and a model whose output ignores its input.
-SOUND_MLP = _model_fn("keras.layers.Dense(128, activation='relu'), keras.layers.Dense(64, activation='relu'), "
-                      "keras.layers.Dense(10)")
-BLIND_MODEL = _model_fn("keras.layers.Lambda(lambda v: 0.0 * v[:, :1]), keras.layers.Dense(10)")
+# (OVERFIT_DRIVER below: the models are built with weights chosen in the trusted process)
 
 # ------------------------------------------------------------------ part 3: initialisation
 
@@ -61,9 +58,11 @@ GLOROT_SQUARE = normal_initializer("np.sqrt(1 / fan_in)")  # Glorot's variance f
 RELU = KernelCode("tf.nn.relu")
 TANH = KernelCode("tf.tanh")
 
+
 # ------------------------------------------------------------------ drivers
 
-# Shared by the drivers: the notebook's namespace, a student function from it, a small model.
+# Shared by the drivers: the notebook's namespace, a student function from it, small models,
+# the values of a model and its Adam optimizer in and out as arrays, files in and out as bytes.
 _COMMON = '''
 def _student(name):
     from IPython import get_ipython
@@ -85,7 +84,6 @@ def _train(model, optimizer, x, y, first, last):
     """Steps first..last-1 of Adam on batches of 16 that depend on the step alone."""
     import keras
     tf.config.experimental.enable_op_determinism()
-    loss = float("nan")
     for t in range(first, last):
         idx = np.random.default_rng(t).choice(len(x), 16, replace=False)
         with tf.GradientTape() as tape:
@@ -93,27 +91,103 @@ def _train(model, optimizer, x, y, first, last):
                 y[idx], model(x[idx], training=True), from_logits=True))
         optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables),
                                       model.trainable_variables))
-    return float(loss)
 
 
-def _largest_difference(a, b):
-    a, b = list(a), list(b)
-    if len(a) != len(b):
-        return np.inf
-    diffs = [np.max(np.abs(np.asarray(u, np.float64) - np.asarray(v, np.float64)), initial=0.0)
-             if np.shape(u) == np.shape(v) else np.inf for u, v in zip(a, b)]
-    return float(max(diffs, default=0.0))
-
-
-def _optimizer_state(optimizer, model):
+def _adam(model, optimizer):
+    """(iterations, first moments, second moments) of an Adam optimizer, built for the model."""
     if not optimizer.built:  # restored variables appear when the optimizer creates them
         optimizer.build(model.trainable_variables)
-    return [np.asarray(v) for v in optimizer.variables]
+    variables = list(optimizer.variables)
+    momentums = [v for v in variables if v.path.endswith("_momentum")]
+    velocities = [v for v in variables if v.path.endswith("_velocity")]
+    if not len(momentums) == len(velocities) == len(model.trainable_variables):
+        raise RuntimeError("grader: this Keras's Adam keeps other variables than the checks expect")
+    return optimizer.iterations, momentums, velocities
+
+
+def _assign(model, optimizer, weights, iterations, momentums, velocities):
+    for variable, value in zip(model.trainable_variables, weights, strict=True):
+        variable.assign(value)
+    its, ms, vs = _adam(model, optimizer)
+    its.assign(iterations)
+    for variable, value in zip(ms + vs, list(momentums) + list(velocities), strict=True):
+        variable.assign(value)
+
+
+def _state(model, optimizer):
+    """The model's weights and the optimizer's state, as arrays."""
+    its, ms, vs = _adam(model, optimizer)
+    return (tuple(np.array(v) for v in model.trainable_variables), np.array(its),
+            tuple(np.array(v) for v in ms), tuple(np.array(v) for v in vs))
+
+
+def _number(value):
+    try:
+        return float(value)
+    except Exception:
+        return float("nan")
 
 
 def _temporary_directory():
     import tempfile
     return tempfile.mkdtemp(prefix="ml4p-check-")
+
+
+def _files(directory, limit=200):
+    """The regular files under directory: ((path as bytes, content as bytes), ...)."""
+    import os
+    found = []
+    for root, _, names in os.walk(directory):
+        for name in sorted(names):
+            path = os.path.join(root, name)
+            if os.path.isfile(path) and not os.path.islink(path) and len(found) < limit:
+                with open(path, "rb") as f:
+                    data = f.read(32 << 20)
+                found.append((np.frombuffer(os.path.relpath(path, directory).encode(), np.uint8),
+                              np.frombuffer(data, np.uint8)))
+    return tuple(found)
+
+
+def _write_files(files):
+    """A new directory holding files ((path as bytes, content as bytes), ...)."""
+    import os
+    directory = _temporary_directory()
+    for name, data in files:
+        name = np.asarray(name, np.uint8).tobytes().decode()
+        parts = name.split("/")
+        if name.startswith("/") or ".." in parts:
+            raise ValueError(f"grader: a bad file name {name!r}")
+        path = os.path.join(directory, *parts)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(np.asarray(data, np.uint8).tobytes())
+    return directory
+'''
+
+#: overfit_small_batch with a `model_fn` building, with the weights given (chosen in the trusted
+#: process), the MNIST MLP (kind 0) or a model whose output ignores its input (kind 1); returns
+#: (the losses, the accuracy reported, the weights of the last model model_fn built, how many it built).
+OVERFIT_DRIVER = _COMMON + '''
+def _ml4p_driver(kind, weights, x, y, steps, learning_rate):
+    import keras
+    made = []
+
+    def model_fn():
+        keras.utils.set_random_seed(0)
+        if kind == 0:
+            layers = [keras.layers.Dense(128, activation="relu"), keras.layers.Dense(64, activation="relu"),
+                      keras.layers.Dense(10)]
+        else:
+            layers = [keras.layers.Lambda(lambda v: 0.0 * v[:, :1]), keras.layers.Dense(10)]
+        model = keras.Sequential([keras.Input((784,)), *layers])
+        model.set_weights([np.asarray(w) for w in weights])
+        made.append(model)
+        return model
+
+    losses, accuracy = _student("overfit_small_batch")(model_fn, x, y, steps=steps,
+                                                       learning_rate=learning_rate)
+    trained = tuple(np.array(w) for w in made[-1].get_weights()) if made else ()
+    return np.asarray(losses, np.float64), np.asarray(_number(accuracy)), trained, np.asarray(len(made))
 '''
 
 #: warmup_cosine inside tf.function, with an int64 step tensor (as an optimizer calls it).
@@ -123,105 +197,103 @@ def _ml4p_driver(steps, total_steps, warmup_steps, peak, final):
     return np.array([float(schedule(tf.constant(s, tf.int64))) for s in steps])
 '''
 
-#: save, then restore into a fresh model and optimizer (other initial weights); returns
-#: (largest weight difference, largest optimizer-variable difference, restored step,
-#: restored best metric).
-CHECKPOINT_ROUND_TRIP_DRIVER = _COMMON + '''
-def _ml4p_driver(x, y, steps, step_number, best_metric):
-    directory = _temporary_directory()
+#: A model and an Adam optimizer given the state sent in (weights, iterations, moments), saved
+#: by save_checkpoint as `step` with `best`; then checkpoints 1..n of it (best 1 / step) with
+#: max_to_keep=keep in another directory. Returns the files of the two directories, as bytes.
+CHECKPOINT_SAVE_DRIVER = _COMMON + '''
+def _ml4p_driver(weights, iterations, momentums, velocities, step, best, n, keep):
     model, optimizer = _fresh(0)
-    _train(model, optimizer, x, y, 0, steps)
-    _student("save_checkpoint")(directory, model, optimizer, step_number, best_metric)
-    restored, restored_optimizer = _fresh(1)
-    step, best = _student("restore_checkpoint")(directory, restored, restored_optimizer)
-    return (np.asarray(_largest_difference(restored.get_weights(), model.get_weights())),
-            np.asarray(_largest_difference(_optimizer_state(restored_optimizer, restored),
-                                           _optimizer_state(optimizer, model))),
-            np.asarray(step, np.float64), np.asarray(best, np.float64))
+    _assign(model, optimizer, weights, iterations, momentums, velocities)
+    directory = _temporary_directory()
+    _student("save_checkpoint")(directory, model, optimizer, int(step), float(best))
+    saved = _files(directory)
+    series = _temporary_directory()
+    for s in range(1, n + 1):
+        _student("save_checkpoint")(series, model, optimizer, s, 1.0 / s, keep)
+    return saved, _files(series)
 '''
 
-#: A run of `total` steps left alone vs the same run saved at `interrupt`, restored into a
-#: fresh model and optimizer, and continued; returns (largest weight difference, restored step).
-CHECKPOINT_RESUME_DRIVER = _COMMON + '''
-def _ml4p_driver(x, y, total, interrupt):
-    straight, straight_optimizer = _fresh(0)
-    _train(straight, straight_optimizer, x, y, 0, total)
-    directory = _temporary_directory()
-    first, first_optimizer = _fresh(0)
-    loss = _train(first, first_optimizer, x, y, 0, interrupt)
-    _student("save_checkpoint")(directory, first, first_optimizer, interrupt, loss)
-    resumed, resumed_optimizer = _fresh(5)
-    step, _ = _student("restore_checkpoint")(directory, resumed, resumed_optimizer)
-    _train(resumed, resumed_optimizer, x, y, int(step), total)
-    return np.asarray(_largest_difference(resumed.get_weights(), straight.get_weights())), np.asarray(step)
+#: restore_checkpoint from a new directory holding the files sent in (a checkpoint the trusted
+#: process wrote), into a fresh model and optimizer; then `extra` more steps of training from the
+#: step it returned. Returns (step, best, weights, iterations, moments, velocities restored, and
+#: the weights after the extra steps).
+CHECKPOINT_RESTORE_DRIVER = _COMMON + '''
+def _ml4p_driver(files, x, y, extra):
+    directory = _write_files(files)
+    model, optimizer = _fresh(1)
+    step, best = _student("restore_checkpoint")(directory, model, optimizer)
+    weights, iterations, momentums, velocities = _state(model, optimizer)
+    first = int(_number(step)) if 0 <= _number(step) < 1e6 else 0
+    _train(model, optimizer, x, y, first, first + extra)
+    return (np.asarray(_number(step)), np.asarray(_number(best)), weights, iterations, momentums, velocities,
+            tuple(np.array(v) for v in model.trainable_variables))
 '''
 
-#: Checkpoints at steps 1..n with max_to_keep=keep; returns (the step numbers of the `.index`
-#: files left, restored step, restored best, restore from an empty directory: step, best, and the
-#: largest change of the model it was given).
-CHECKPOINT_KEEP_DRIVER = _COMMON + '''
-def _ml4p_driver(x, y, n, keep):
-    import pathlib, re
-    directory = _temporary_directory()
-    model, optimizer = _fresh(0)
-    for step in range(1, n + 1):
-        _train(model, optimizer, x, y, step - 1, step)
-        _student("save_checkpoint")(directory, model, optimizer, step, 1.0 / step, keep)
-    kept = sorted(int(m.group(1)) for p in pathlib.Path(directory).iterdir()
-                  for m in [re.search(r"-(\\d+)\\.index$", p.name)] if m)
-    restored, restored_optimizer = _fresh(1)
-    step, best = _student("restore_checkpoint")(directory, restored, restored_optimizer)
-    untouched, untouched_optimizer = _fresh(2)
-    before = [np.array(w) for w in untouched.get_weights()]
+#: No student code: the state sent in, trained for steps first..last-1 (what a resumed run must give).
+CHECKPOINT_REFERENCE_DRIVER = _COMMON + '''
+def _ml4p_driver(weights, iterations, momentums, velocities, x, y, first, last):
+    model, optimizer = _fresh(4)
+    _assign(model, optimizer, weights, iterations, momentums, velocities)
+    _train(model, optimizer, x, y, first, last)
+    return tuple(np.array(v) for v in model.trainable_variables)
+'''
+
+#: restore_checkpoint from a new directory holding the files sent in (several checkpoints), and
+#: from an empty one into a model given the weights sent in. Returns (step, best; empty: step,
+#: best, the model's weights after the call).
+CHECKPOINT_NEWEST_DRIVER = _COMMON + '''
+def _ml4p_driver(files, weights):
+    model, optimizer = _fresh(2)
+    step, best = _student("restore_checkpoint")(_write_files(files), model, optimizer)
+    untouched, untouched_optimizer = _fresh(3)
+    for variable, value in zip(untouched.trainable_variables, weights, strict=True):
+        variable.assign(value)
     empty_step, empty_best = _student("restore_checkpoint")(_temporary_directory(), untouched,
                                                               untouched_optimizer)
-    return (np.asarray(kept, np.int64), np.asarray(step, np.float64), np.asarray(best, np.float64),
-            np.asarray(empty_step, np.float64), np.asarray(empty_best, np.float64),
-            np.asarray(_largest_difference(untouched.get_weights(), before)))
+    return (np.asarray(_number(step)), np.asarray(_number(best)), np.asarray(_number(empty_step)),
+            np.asarray(_number(empty_best)), tuple(np.array(v) for v in untouched.trainable_variables))
 '''
 
-#: write_metadata in a fresh git repository (if git runs here) and outside any; returns the two
-#: files' bytes, and JSON bytes of what the kernel knows: its versions, sys.argv, the commit.
+#: write_metadata in a fresh git repository (if git runs here: its one commit made with the
+#: message and the dates given, so the trusted process knows its hash) and outside any; returns
+#: the two files' bytes, whether git ran, and sys.argv as JSON bytes, taken before the call.
 METADATA_DRIVER = _COMMON + '''
-def _ml4p_driver(seed, learning_rate, batch_size, name):
-    import json, os, pathlib, platform, subprocess, sys
-    import keras
+def _ml4p_driver(seed, learning_rate, batch_size, name, message, date):
+    import json, os, pathlib, subprocess, sys
 
     def as_bytes(text):
         return np.frombuffer(text.encode(), np.uint8)
 
-    hyperparameters = {"learning_rate": learning_rate, "batch_size": batch_size, "name": name}
+    command = json.dumps(list(sys.argv))
     repository = pathlib.Path(_temporary_directory())
-    commit = None
+    git = 0
     try:
         env = {**os.environ, "GIT_AUTHOR_NAME": "grader", "GIT_AUTHOR_EMAIL": "grader@localhost",
                "GIT_COMMITTER_NAME": "grader", "GIT_COMMITTER_EMAIL": "grader@localhost",
-               "GIT_CONFIG_GLOBAL": os.devnull}
-        for command in (["git", "init", "-q"], ["git", "commit", "-q", "--allow-empty", "-m", "run"]):
-            subprocess.run(command, cwd=repository, env=env, check=True, capture_output=True, timeout=20)
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repository, env=env, check=True,
-                                capture_output=True, text=True, timeout=20).stdout.strip()
+               "GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date,
+               "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+        for command_line in (["git", "init", "-q"], ["git", "commit", "-q", "--allow-empty", "-m", message]):
+            subprocess.run(command_line, cwd=repository, env=env, check=True, capture_output=True, timeout=20)
+        git = 1
     except (OSError, subprocess.SubprocessError):
-        commit = None
+        git = 0
     outside = pathlib.Path(_temporary_directory())
     files = []
     here = os.getcwd()
     for directory in (repository, outside):
+        hyperparameters = {"learning_rate": learning_rate, "batch_size": batch_size, "name": name}
         os.chdir(directory)
         try:
             _student("write_metadata")(str(directory / "run" / "metadata.json"), seed, hyperparameters)
         finally:
             os.chdir(here)
         path = directory / "run" / "metadata.json"
-        files.append(as_bytes(path.read_text()) if path.exists() else np.zeros(0, np.uint8))
-    known = {"versions": {"python": platform.python_version(), "numpy": np.__version__,
-                          "tensorflow": tf.__version__, "keras": keras.__version__},
-             "command": list(sys.argv), "git_commit": commit, "hyperparameters": hyperparameters}
-    return files[0], files[1], as_bytes(json.dumps(known))
+        files.append(as_bytes(path.read_text()) if path.is_file() else np.zeros(0, np.uint8))
+    return files[0], files[1], np.asarray(git), as_bytes(command)
 '''
 
-#: log_metrics at the given steps; returns (metrics.csv's bytes, and the TensorBoard scalars
-#: found in the directory: rows (index of the tag in `names` or -1, step, value)).
+#: log_metrics at the given steps; returns (metrics.csv's bytes, and the files of the directory:
+#: ((path, bytes), ...), the TensorBoard event files among them).
 METRICS_DRIVER = _COMMON + '''
 def _ml4p_driver(names, steps, values):
     import pathlib
@@ -229,24 +301,18 @@ def _ml4p_driver(names, steps, values):
     for step, row in zip(steps, values):
         _student("log_metrics")(str(directory), int(step), {n: float(v) for n, v in zip(names, row)})
     path = directory / "metrics.csv"
-    text = path.read_bytes() if path.exists() else b""
-    scalars = []
-    for events in sorted(directory.rglob("events.out.tfevents.*")):
-        for event in tf.compat.v1.train.summary_iterator(str(events)):
-            for value in event.summary.value:
-                number = (float(tf.make_ndarray(value.tensor)) if value.HasField("tensor")
-                          else float(value.simple_value))
-                index = names.index(value.tag) if value.tag in names else -1
-                scalars.append((index, event.step, number))
-    return np.frombuffer(text, np.uint8), np.asarray(scalars, np.float64).reshape(-1, 3)
+    text = path.read_bytes() if path.is_file() else b""
+    return np.frombuffer(text, np.uint8), (_files(directory) if directory.is_dir() else ())
 '''
 
 #: What to pass as ``uses=`` for each driver.
 USES = {
+    "overfit": {DRIVER: OVERFIT_DRIVER},
     "schedule_compiled": {DRIVER: SCHEDULE_COMPILED_DRIVER},
-    "checkpoint_round_trip": {DRIVER: CHECKPOINT_ROUND_TRIP_DRIVER},
-    "checkpoint_resume": {DRIVER: CHECKPOINT_RESUME_DRIVER},
-    "checkpoint_keep": {DRIVER: CHECKPOINT_KEEP_DRIVER},
+    "checkpoint_save": {DRIVER: CHECKPOINT_SAVE_DRIVER},
+    "checkpoint_restore": {DRIVER: CHECKPOINT_RESTORE_DRIVER},
+    "checkpoint_reference": {DRIVER: CHECKPOINT_REFERENCE_DRIVER},
+    "checkpoint_newest": {DRIVER: CHECKPOINT_NEWEST_DRIVER},
     "metadata": {DRIVER: METADATA_DRIVER},
     "metrics": {DRIVER: METRICS_DRIVER},
 }

@@ -70,7 +70,7 @@ def test_relative_error(student, rng):
             fail(f"relative_error of two arrays of shape {a.shape} is {got:.6g}; it should be {want:.6g}")
 
 
-@pytest.mark.points(0.5)
+@pytest.mark.points(0.5, given="test_check_gradient_flags_wrong_gradients")
 def test_check_gradient_passes_right_gradients(student, rng):
     """check_gradient passes right gradients (automatic and hand-written) with errors near 1e-10"""
     for f, x in [(SMOOTH, rng.normal(size=(2, 3))), (RIGHT_CUSTOM_GRADIENT, rng.normal(size=4))]:

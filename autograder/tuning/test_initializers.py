@@ -6,7 +6,7 @@ activation statistics with the oracle's NumPy simulation of the same network.
 """
 import numpy as np
 import pytest
-from reference_tf import GLOROT_SQUARE, HE, RELU, TANH
+from reference_tf import GLOROT_SQUARE, HE, RELU, TANH, normal_initializer
 
 from ml4p.grading.numerics import assert_dtype, assert_finite, fail
 from solutions import tuning as oracle
@@ -44,7 +44,7 @@ def check_variance(w, variance, keras_w, name, kurtosis):
 @pytest.mark.points(0.25)
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"shape {s}")
 def test_glorot_uniform(student, rng, shape):
-    """glorot_uniform: uniform on [-l, l], l = sqrt(6 / (fan_in + fan_out)), Keras's statistics"""
+    """glorot_uniform: uniform between -l and l, l = sqrt(6 / (fan_in + fan_out)), Keras's statistics"""
     seed = int(rng.integers(1000))
     w = sample(student, "glorot_uniform", shape, seed)
     limit = oracle.glorot_limit(*shape)
@@ -64,7 +64,7 @@ def test_he_normal(student, rng, shape):
     check_variance(w, oracle.he_std(shape[0]) ** 2, keras_sample("HeNormal", shape, seed), "he_normal", kurtosis=3)
 
 
-@pytest.mark.points(0.25)
+@pytest.mark.points(0.25, given=("test_glorot_uniform", "test_he_normal"))
 def test_seeds(student):
     """the same seed gives the same weights, another seed other weights"""
     for name in ("glorot_uniform", "he_normal"):
@@ -88,17 +88,18 @@ def slope(s):
 
 
 @pytest.mark.points(0.5)
-def test_activation_stds_first_layer(student):
-    """activation_stds: the first layer's output has the std of relu(N(0, 2)), sqrt(1 - 1/pi)"""
-    s = stds(student, HE, RELU, depth=3, width=256, batch=512)
-    want = np.sqrt(1 - 1 / np.pi)
-    if abs(s[0] / want - 1) > 0.1:
-        fail(f"with He weights and ReLU, the first layer's outputs should have a std near {want:.3f} "
-             f"(the std of relu(a), a ~ N(0, 2)); got {s[0]:.3f}. Is the input N(0, 1)? Is the std taken over "
-             "all entries?")
+def test_activation_stds_first_layer(student, rng):
+    """activation_stds: the first layer's output has the std of relu(N(0, c^2)), c * sqrt((1 - 1/pi) / 2)"""
+    for c in (np.sqrt(2), float(rng.uniform(0.3, 0.7))):  # He's scale, and one drawn here
+        s = stds(student, normal_initializer(f"{float(c)!r} / np.sqrt(fan_in)"), RELU, depth=3, width=256, batch=512)
+        want = c * np.sqrt((1 - 1 / np.pi) / 2)
+        if abs(s[0] / want - 1) > 0.1:
+            fail(f"with weights N(0, c^2 / fan_in), c = {c:.3f}, and ReLU, the first layer's outputs should have a "
+                 f"std near {want:.3f} (the std of relu(a), a ~ N(0, c^2)); got {s[0]:.3f}. Is the input N(0, 1)? "
+                 "Is the std taken over all entries?")
 
 
-@pytest.mark.points(0.25)
+@pytest.mark.points(0.25, given="test_activation_stds_first_layer")
 @pytest.mark.parametrize("case", ["He + relu", "Glorot + relu", "Glorot + tanh", "He + tanh"])
 def test_activation_stds_through_depth(student, case):
     """activation_stds: how the std changes through 20 layers matches the simulation"""

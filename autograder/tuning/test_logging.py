@@ -2,14 +2,21 @@
 
 Drivers call them in temporary directories of the kernel's file system (the metadata
 once inside a fresh git repository, once outside any) and send the files back as bytes;
-they are parsed here, as data.
+they are parsed here, as data (TensorBoard's event files by `tf_formats`). What the files
+must say is known here: the hyperparameters given, the versions of the one Python
+environment that both the grader and the kernel run, the hash of the git commit (made with a
+message and dates chosen here, so its hash is computed here); only sys.argv is the kernel's.
 """
 import datetime as dt
+import hashlib
 import json
+import platform
+import secrets
 
 import numpy as np
 import pytest
 from reference_tf import DRIVER, USES
+from tf_formats import FormatError, read_scalars
 
 from ml4p.grading.numerics import fail
 from solutions import tuning as oracle
@@ -17,6 +24,9 @@ from solutions import tuning as oracle
 NAMES = ["loss", "accuracy"]
 STEPS = [10, 20, 35]
 VALUES = np.array([[2.25, 0.125], [1.5, 0.5], [0.75, 0.875]])
+HYPERPARAMETERS = {"learning_rate": 3e-4, "batch_size": 64, "name": "check"}
+GIT_DATE = "1700000000 +0000"
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
 
 def parse(raw, where):
@@ -24,18 +34,44 @@ def parse(raw, where):
         fail(f"write_metadata wrote no file at the path it was given ({where})")
     try:
         return json.loads(raw.tobytes().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         fail(f"the metadata file ({where}) is not valid JSON: {error}")
+
+
+def commit_hash(message):
+    """The SHA-1 of git's commit of the empty tree by the driver's author, at GIT_DATE, with `message`."""
+    who = f"grader <grader@localhost> {GIT_DATE}"
+    body = f"tree {EMPTY_TREE}\nauthor {who}\ncommitter {who}\n\n{message}\n".encode()
+    return hashlib.sha1(b"commit %d\0" % len(body) + body).hexdigest()
+
+
+def versions():
+    import keras
+    import tensorflow as tf
+
+    return {"python": platform.python_version(), "numpy": np.__version__, "tensorflow": tf.__version__,
+            "keras": keras.__version__}
 
 
 @pytest.fixture(scope="module")
 def metadata(student):
-    in_repo, outside, known = student.call(DRIVER, 1234, 3e-4, 64, "check", uses=USES["metadata"], timeout=120)
-    known = json.loads(known.tobytes().decode())
-    return parse(in_repo, "in a git repository"), parse(outside, "outside any repository"), known
+    message = f"run {secrets.token_hex(8)}"  # a hash nobody can know before the check runs
+    in_repo, outside, git, command = student.call(DRIVER, 1234, HYPERPARAMETERS["learning_rate"],
+                                                  HYPERPARAMETERS["batch_size"], HYPERPARAMETERS["name"], message,
+                                                  GIT_DATE, uses=USES["metadata"], timeout=120)
+    try:
+        argv = json.loads(command.tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        argv = None
+    known = {"versions": versions(), "command": argv,
+             "git_commit": commit_hash(message) if int(git) else None}
+    meta = parse(in_repo, "in a git repository"), parse(outside, "outside any repository")
+    if not all(isinstance(m, dict) for m in meta):
+        fail("the metadata file should hold a JSON object (a dict)")
+    return *meta, known
 
 
-@pytest.mark.points(0.5)
+@pytest.mark.points(0.5, given="test_metadata_values")
 def test_metadata_fields(metadata):
     """the metadata file has seed, hyperparameters, versions, git_commit, command, time"""
     for meta in metadata[:2]:
@@ -53,7 +89,7 @@ def test_metadata_values(metadata):
     meta, _, known = metadata
     if meta.get("seed") != 1234:
         fail(f"metadata['seed'] is {meta.get('seed')!r}, not the seed given (an int)")
-    if meta.get("hyperparameters") != known["hyperparameters"]:
+    if meta.get("hyperparameters") != HYPERPARAMETERS:
         fail("metadata['hyperparameters'] is not the dict given")
     for name, version in known["versions"].items():
         if (meta.get("versions") or {}).get(name) != version:
@@ -71,7 +107,7 @@ def test_metadata_values(metadata):
         fail(f"metadata['time'] = {meta.get('time')!r} is not the time of the run")
 
 
-@pytest.mark.points(0.25)
+@pytest.mark.points(0.25, given="test_metadata_values")
 def test_git_commit(metadata):
     """git_commit is the repository's HEAD, and null outside any repository"""
     in_repo, outside, known = metadata
@@ -110,12 +146,19 @@ def test_metrics_csv(metrics):
 @pytest.mark.points(0.25)
 def test_tensorboard_scalars(metrics):
     """every metric is a TensorBoard scalar at its step"""
-    scalars = metrics[1]
-    for tag, name in enumerate(NAMES):
-        found = {int(s): v for t, s, v in scalars if int(t) == tag}
+    scalars = []
+    for name, data in metrics[1]:
+        if ".tfevents." in np.asarray(name, np.uint8).tobytes().decode(errors="replace"):
+            try:
+                scalars += read_scalars(np.asarray(data, np.uint8).tobytes())
+            except FormatError as error:
+                fail(f"a TensorBoard event file in the directory cannot be read ({error})")
+    for name in NAMES:
+        found = {s: v for t, s, v in scalars if t == name}
         for step, row in zip(STEPS, VALUES):
             if step not in found:
                 fail(f"no TensorBoard scalar '{name}' at step {step} in the directory (tf.summary.scalar, then "
                      "flush the writer)")
-            if abs(found[step] - row[tag]) > 1e-6:
-                fail(f"the TensorBoard scalar '{name}' at step {step} is {found[step]:.6g}, not {row[tag]:.6g}")
+            want = row[NAMES.index(name)]
+            if abs(found[step] - want) > 1e-6:
+                fail(f"the TensorBoard scalar '{name}' at step {step} is {found[step]:.6g}, not {want:.6g}")
