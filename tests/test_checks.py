@@ -153,7 +153,8 @@ def test_checks_process_reports_a_run_that_outlives_its_timeout(tmp_path):
 def test_given_counts_a_check_only_with_the_checks_it_names():
     """Does an invariance that holds count only when the correctness check it is given with passes?"""
     def checks(correct):
-        return [CheckResult("energy", "matches the reference [float64]", 1, correct, test="test_matches"),
+        return [CheckResult("energy", "matches the reference [float64]", 1, correct, test="test_matches",
+                            title="matches the reference"),
                 CheckResult("energy", "matches the reference [float32]", 1, True, test="test_matches"),
                 CheckResult("energy", "is invariant", 1, True, test="test_invariant", given=["test_matches"])]
     right = part_reports({"energy": 3.0}, checks(True))["energy"]

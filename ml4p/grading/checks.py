@@ -251,7 +251,8 @@ def _apply_given(checks: list[CheckResult]) -> None:
             continue
         missing = [g for g in c.given if not by_test.get(g) or not all(x.passed for x in by_test[g])]
         if missing:
-            names = "; ".join(f"“{by_test[g][0].name.split(' [')[0]}”" if by_test.get(g) else g for g in missing)
+            names = "; ".join(f"“{by_test[g][0].title or by_test[g][0].name}”" if by_test.get(g) else g
+                              for g in missing)
             c.passed = False
             c.message = (f"this holds, but it counts only together with {names}, which failed "
                          "(a constant or echoed answer would pass it alone)")

@@ -51,6 +51,7 @@ class CheckResult:
     seconds: float = 0.0
     test: str = ""  # the test function's name (all its parametrisations share it)
     given: list[str] = field(default_factory=list)  # test functions that must pass for this one to count
+    title: str = ""  # the name without its parameters
 
 
 class GraderError(Exception):
@@ -153,9 +154,13 @@ def part_of(item) -> str:
     return stem[len("test_"):] if stem.startswith("test_") else stem
 
 
-def check_name(item) -> str:
+def check_title(item) -> str:
     doc = (getattr(item, "function", None).__doc__ or "").strip() if hasattr(item, "function") else ""
-    name = doc.splitlines()[0] if doc else item.name
+    return doc.splitlines()[0] if doc else test_of(item)
+
+
+def check_name(item) -> str:
+    name = check_title(item)
     if getattr(item, "callspec", None) is not None:
         name = f"{name} [{item.callspec.id}]"
     return name
@@ -178,7 +183,7 @@ def test_of(item) -> str:
 
 def _record(item, **fields) -> dict:
     return asdict(CheckResult(part=part_of(item), name=check_name(item), points=points_of(item),
-                              test=test_of(item), given=given_of(item), **fields))
+                              test=test_of(item), given=given_of(item), title=check_title(item), **fields))
 
 
 def pytest_collection_modifyitems(session, config, items):
