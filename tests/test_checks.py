@@ -235,8 +235,11 @@ def test_part_order_is_the_instructors_notebook_order(tmp_path):
 
     from ml4p.grading.checks import part_order
 
+    from ml4p.grading.batch import checks_fingerprint
+
     checks = write_parts(tmp_path, {p: "" for p in ("alpha", "beta", "gamma")})
     assert part_order(checks, "toy") == ["alpha", "beta", "gamma"]  # no source notebook: file order
+    before = checks_fingerprint(checks, "toy", None)
     source = tmp_path / "source" / "toy"
     source.mkdir(parents=True)
     cells = [new_code_cell("hidden_checks('gamma')", metadata={"nbgrader": {"grade": True, "grade_id": "gamma"}}),
@@ -244,3 +247,4 @@ def test_part_order_is_the_instructors_notebook_order(tmp_path):
              new_code_cell("hidden_checks('alpha')", metadata={"nbgrader": {"grade": True, "grade_id": "alpha"}})]
     nbformat.write(new_notebook(cells=cells), source / "toy.ipynb")
     assert part_order(checks, "toy") == ["gamma", "alpha", "beta"]
+    assert checks_fingerprint(checks, "toy", None) != before  # cached executions graded in another order are stale

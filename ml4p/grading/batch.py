@@ -34,8 +34,12 @@ CACHE_DIR = Path(".ml4p") / "executed"  # inside the course
 
 
 def checks_fingerprint(checks_dir: Path, assignment: str, solutions_dir: Path | None) -> str:
-    """A hash of the hidden checks and the oracle: a change to either invalidates the cache."""
+    """A hash of the hidden checks, the order they grade the parts in, and the oracle: a change to
+    any invalidates the cache."""
+    from ml4p.grading.checks import part_order
+
     h = hashlib.sha256()
+    h.update(json.dumps(part_order(checks_dir, assignment)).encode())
     files = sorted((Path(checks_dir) / assignment).rglob("*.py"))
     files += [Path(checks_dir) / "conftest.py"]
     if solutions_dir:
