@@ -33,7 +33,7 @@ def scores(course):
     return {r.student: r.score for r in grades(course=course, assignment=A)}
 
 
-EXPECTED = {"reference": 2, "blank": 0, "mistake-adds": 0, "student-0": 2, "student-1": 2}
+EXPECTED = {"reference": 2, "blank": 0, "mistake-adds": 0, "mistake-echoes": 0, "student-0": 2, "student-1": 2}
 
 
 def test_parallel_jobs_grade_every_submission_right(tmp_path):

@@ -60,7 +60,7 @@ def test_demo_runs_the_whole_chain_on_the_toy_assignment(tmp_path, capsys):
 
     result = demo(course=tmp_path / "course", materials=write_materials(tmp_path / "materials"), progress=False)
     assert result.ok, [v.problems for v in result.verdicts]
-    assert {v.student for v in result.verdicts} == {"reference", "blank", "mistake-adds"}
+    assert {v.student for v in result.verdicts} == {"reference", "blank", "mistake-adds", "mistake-echoes"}
     course = result.course
     assert (course / "feedback" / "reference" / A / f"{A}.html").is_file()
     doc = json.loads((course / "exports" / "gradescope" / A / "reference" / "results.json").read_text())

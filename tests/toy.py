@@ -66,6 +66,16 @@ def double(x):
 '''
 
 
+DEGENERATE_MISTAKE = '''"""Returns its input: no doubling at all."""
+LOSES = ("double",)
+DEGENERATE = True
+
+
+def double(x):
+    return np.asarray(x)
+'''
+
+
 def write_materials(root: Path, extra_cells=()) -> Path:
     """A materials folder (assignments/, autograder/, solutions/) holding the toy assignment."""
     (root / "assignments" / A).mkdir(parents=True)
@@ -75,4 +85,5 @@ def write_materials(root: Path, extra_cells=()) -> Path:
     (root / "autograder" / "conftest.py").write_text('pytest_plugins = ["ml4p.grading.plugin"]\n')
     (checks / "test_double.py").write_text(textwrap.dedent(CHECKS))
     (checks / "mistakes" / "adds.py").write_text(MISTAKE)
+    (checks / "mistakes" / "echoes.py").write_text(DEGENERATE_MISTAKE)
     return root
