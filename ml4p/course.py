@@ -43,7 +43,9 @@ c.SandboxedExecute.solutions_dir = os.path.join(here, "solutions")
 # ML4P_MNIST: a verified MNIST file; ML4P_DIGITS="synthetic": ml4p's stand-in, chosen
 # only because no MNIST was found when this course was created.
 c.SandboxedExecute.data_env = {data_env!r}
-c.SandboxedExecute.timeout = 300  # seconds a cell may run
+# Seconds a cell may run: nbgrader's own setting, so `--Execute.timeout=N` overrides it
+# (a c.SandboxedExecute.timeout, where set, wins over both).
+c.Execute.timeout = 300
 c.SandboxedExecute.notebook_timeout = 3600  # seconds all cells of a notebook may run; later cells do not run
 c.SandboxedExecute.memory_mb = 4096  # memory limit of a submission's kernel (MB)
 c.SandboxedExecute.disk_mb = 1024  # size of its work folder (MB; a memory filesystem, nothing on the disk)

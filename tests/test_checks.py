@@ -248,3 +248,48 @@ def test_part_order_is_the_instructors_notebook_order(tmp_path):
     nbformat.write(new_notebook(cells=cells), source / "toy.ipynb")
     assert part_order(checks, "toy") == ["gamma", "alpha", "beta"]
     assert checks_fingerprint(checks, "toy", None) != before  # cached executions graded in another order are stale
+
+
+@pytest.mark.parametrize("config, expected", [
+    ({}, 300),
+    ({"Execute": {"timeout": 12}}, 12),
+    ({"Execute": {"timeout": 12}, "SandboxedExecute": {"timeout": 7}}, 7),
+    ({"SandboxedExecute": {"timeout": 7}}, 7),
+])
+def test_cell_timeout_honours_nbgraders_execute_timeout(config, expected):
+    """Does `c.Execute.timeout` / `--Execute.timeout=N` set the cell timeout, unless SandboxedExecute's is set?"""
+    from traitlets.config import Config
+
+    from ml4p.grading.execute import SandboxedExecute
+
+    assert SandboxedExecute(config=Config(config)).cell_timeout() == expected
+
+
+def test_cell_timeout_from_nbgraders_command_line(tmp_path):
+    """Does `--Execute.timeout=N` on nbgrader's command line override the course's config file (traitlets
+    puts the command line over the files)?"""
+    from nbgrader.apps import AutogradeApp
+
+    from ml4p.course import create_course, load_config
+    from ml4p.grading.execute import SandboxedExecute
+    from toy import write_materials
+
+    course = create_course(tmp_path / "course", materials=write_materials(tmp_path / "materials"), assignments=["toy"])
+    config = load_config(course)
+    assert SandboxedExecute(config=config).cell_timeout() == 300  # the course's file
+    app = AutogradeApp()
+    app.parse_command_line(["--Execute.timeout=9"])
+    config.merge(app.cli_config)
+    assert SandboxedExecute(config=config).cell_timeout() == 9
+
+
+def test_nbgraders_variables_reach_the_kernel(monkeypatch):
+    """Does the kernel get NBGRADER_EXECUTION (autograde when ml4p grades on its own) and NBGRADER_VALIDATING?"""
+    from ml4p.grading.execute import nbgrader_variables
+
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.delenv("NBGRADER_VALIDATING", raising=False)
+    assert nbgrader_variables() == {"NBGRADER_EXECUTION": "autograde"}
+    monkeypatch.setenv("NBGRADER_EXECUTION", "validate")
+    monkeypatch.setenv("NBGRADER_VALIDATING", "1")
+    assert nbgrader_variables() == {"NBGRADER_EXECUTION": "validate", "NBGRADER_VALIDATING": "1"}

@@ -161,7 +161,7 @@ def execute_one(course: str, assignment: str, student: str, *, threads: int = 1,
         grade_notebook(nb, assignment=assignment, source_dir=folder, checks_dir=Path(settings.checks_dir),
                        solutions_dir=Path(settings.solutions_dir) if settings.solutions_dir else None,
                        limits=limits, ro_binds=[Path(d) for d in settings.data_dirs],
-                       data_env=dict(settings.data_env), timeout=settings.timeout,
+                       data_env=dict(settings.data_env), timeout=settings.cell_timeout(),
                        notebook_timeout=settings.notebook_timeout, checks_timeout=settings.checks_timeout,
                        output_limit=settings.output_limit)
         store(path, key, nb, time.monotonic() - start)

@@ -45,7 +45,8 @@ class SandboxedExecute(NbGraderPreprocessor):
 
     checks_dir = Unicode("", help="Folder of hidden checks: <checks_dir>/<assignment>/test_<part>.py").tag(config=True)
     solutions_dir = Unicode("", help="Folder of the NumPy oracles the checks import (instructor only)").tag(config=True)
-    timeout = Integer(300, help="Seconds one cell may run before it is interrupted").tag(config=True)
+    timeout = Integer(300, help="Seconds one cell may run before it is interrupted (nbgrader's "
+                      "`Execute.timeout`, e.g. `--Execute.timeout=N`, applies when this is not set)").tag(config=True)
     notebook_timeout = Integer(3600, help="Seconds all cells of one notebook may run together; "
                                "the cells after that do not run and the checks grade what did").tag(config=True)
     checks_timeout = Integer(600, help="Seconds all hidden checks of one notebook may run").tag(config=True)
@@ -59,6 +60,13 @@ class SandboxedExecute(NbGraderPreprocessor):
     data_dirs = List(Unicode(), help="Folders made readable (read-only) inside the sandbox, e.g. data sets").tag(config=True)
     data_env = Dict(value_trait=Unicode(), help="Variables telling the kernel and the checks where the data is, "
                     "e.g. {'ML4P_MNIST': '/data/mnist.npz'}; a file named here is made readable in the sandbox").tag(config=True)
+
+    def cell_timeout(self) -> int:
+        """Seconds a cell may run: ``SandboxedExecute.timeout`` where it is configured, else
+        nbgrader's own ``Execute.timeout`` (config file or ``--Execute.timeout=N``), else 300."""
+        if "timeout" not in self.config.get("SandboxedExecute", {}) and "timeout" in self.config.get("Execute", {}):
+            return int(self.config.Execute.timeout)
+        return self.timeout
 
     def limits(self, threads: int = 0) -> sandbox.Limits:
         threads = threads or self.threads or os.cpu_count() or 1
@@ -92,7 +100,7 @@ class SandboxedExecute(NbGraderPreprocessor):
             nb, assignment=assignment, source_dir=Path(resources.get("metadata", {}).get("path") or "."),
             checks_dir=Path(self.checks_dir), solutions_dir=solutions_dir,
             limits=self.limits(), ro_binds=[Path(d) for d in self.data_dirs], data_env=dict(self.data_env),
-            timeout=self.timeout, notebook_timeout=self.notebook_timeout, checks_timeout=self.checks_timeout,
+            timeout=self.cell_timeout(), notebook_timeout=self.notebook_timeout, checks_timeout=self.checks_timeout,
             output_limit=self.output_limit)
         self.log.info("ml4p: %s executed in %.1f s, checked in %.1f s: %s", assignment,
                       outcome.execute_seconds, outcome.checks_seconds,
@@ -145,6 +153,7 @@ def grade_notebook(nb, *, assignment: str, source_dir: Path, checks_dir: Path, s
     """
     data_env = dict(data_env or {})
     ro_binds = [*ro_binds, *{Path(v).absolute() for v in data_env.values() if Path(v).is_file()}]
+    kernel_env = {**data_env, **nbgrader_variables()}
     cells = hidden_check_cells(nb, parts_with_checks(checks_dir, assignment))
     started = time.monotonic()
     died, checks_seconds = "", 0.0
@@ -156,7 +165,7 @@ def grade_notebook(nb, *, assignment: str, source_dir: Path, checks_dir: Path, s
         files.copy_submission(source_dir, staging,  # no more than the work folder can hold
                               limits=files.FileLimits(max_bytes=min(files.FileLimits.max_bytes, limits.disk_mb << 20)))
         km = sandbox.sandboxed_kernel_manager(Path(scratch), files=staging, limits=limits, ro_binds=ro_binds,
-                                              env=data_env)
+                                              env=kernel_env)
         # a message larger than the notebook could keep is dropped unread (JSON escapes: x2, + envelope)
         km.client_factory = type("CappedKernelClient", (CappedKernelClient,),
                                  {"max_message_bytes": 2 * output_limit + (1 << 20)})
@@ -189,6 +198,19 @@ def grade_notebook(nb, *, assignment: str, source_dir: Path, checks_dir: Path, s
         nb.cells[i].outputs = reports[part].outputs()
         nb.cells[i].execution_count = None
     return Outcome(reports, execute_seconds, checks_seconds, died)
+
+
+#: nbgrader's documented variables a notebook may test (its FAQ: "Can I tell whether a notebook runs
+#: under nbgrader?"); the sandbox's clean environment passes them through.
+NBGRADER_VARIABLES = ("NBGRADER_EXECUTION", "NBGRADER_VALIDATING")
+
+
+def nbgrader_variables() -> dict[str, str]:
+    """nbgrader's variables for the kernel: as nbgrader set them, and ``NBGRADER_EXECUTION=autograde``
+    when ml4p grades on its own (``ml4p autograde`` runs outside nbgrader's execution step)."""
+    found = {name: os.environ[name] for name in NBGRADER_VARIABLES if name in os.environ}
+    found.setdefault("NBGRADER_EXECUTION", "autograde")
+    return found
 
 
 def connection_info(km) -> dict:
