@@ -158,6 +158,17 @@ def four_times(x):
 }
 
 
+#: nbgrader's FAQ tells authors to test NBGRADER_EXECUTION: the sandbox's clean environment keeps it.
+UNDER_NBGRADER = {
+    "twice_solution": '''
+import os
+
+def twice(x):
+    return 2 * np.asarray(x) if os.environ.get("NBGRADER_EXECUTION") == "autograde" else np.asarray(x)
+''',
+}
+
+
 def with_cells(reference, replacements: dict[str, str]):
     nb = nbformat.from_dict(nbformat.reads(nbformat.writes(reference), as_version=4))
     for cell in nb.cells:
@@ -183,7 +194,8 @@ def course(tmp_path_factory):
     release(A, course=root)
     reference = known_submissions(root, A)["reference"][0]
     for student, nb in {"good": reference, "thief": with_cells(reference, THIEF),
-                        "leaker": with_cells(reference, LEAKER)}.items():
+                        "leaker": with_cells(reference, LEAKER),
+                        "asks-nbgrader": with_cells(reference, UNDER_NBGRADER)}.items():
         submit(root, student, A, nb)
     done = autograde(A, course=root, jobs=2, progress=False)
     assert all(g.ok for g in done), [g for g in done if not g.ok]
@@ -223,3 +235,8 @@ def test_what_reaches_the_feedback_is_only_what_the_kernel_was_sent(course, scor
     assert base64.b64decode(found.group(1)).decode() == f"def twice(x):\n    return 2 * np.asarray(x)  # {REFERENCE_MARK}"
     text = (course / "autograded" / "leaker" / A / f"{A}.ipynb").read_text()
     assert HIDDEN_VALUE not in text
+
+
+def test_the_kernel_sees_nbgraders_execution_variable(scores):
+    """Does a notebook that tests NBGRADER_EXECUTION (as nbgrader's FAQ suggests) see `autograde`?"""
+    assert scores["asks-nbgrader"] == {"twice": 2, "four_times": 1}
