@@ -91,6 +91,9 @@ def source_notebook():
                       metadata=nbgrader("four_times_solution", solution=True)),
         new_code_cell('from ml4p.grading.cell import hidden_checks\nhidden_checks("four_times")',
                       metadata=nbgrader("four_times", grade=True, locked=True, points=1)),
+        # an ordinary nbgrader answer and test cell, graded by nbgrader from its output
+        new_code_cell("### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION", metadata=nbgrader("answer", solution=True)),
+        new_code_cell("assert answer == 42", metadata=nbgrader("answer_test", grade=True, locked=True, points=1)),
     ]
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -158,6 +161,9 @@ def four_times(x):
 }
 
 
+#: A kernel that dies before a test cell: that cell did not run, so it earns nothing.
+KILLER = {"answer": "import os\nos._exit(0)"}
+
 #: nbgrader's FAQ tells authors to test NBGRADER_EXECUTION: the sandbox's clean environment keeps it.
 UNDER_NBGRADER = {
     "twice_solution": '''
@@ -195,10 +201,11 @@ def course(tmp_path_factory):
     reference = known_submissions(root, A)["reference"][0]
     for student, nb in {"good": reference, "thief": with_cells(reference, THIEF),
                         "leaker": with_cells(reference, LEAKER),
-                        "asks-nbgrader": with_cells(reference, UNDER_NBGRADER)}.items():
+                        "asks-nbgrader": with_cells(reference, UNDER_NBGRADER),
+                        "killer": with_cells(reference, KILLER)}.items():
         submit(root, student, A, nb)
     done = autograde(A, course=root, jobs=2, progress=False)
-    assert all(g.ok for g in done), [g for g in done if not g.ok]
+    assert all(g.ok for g in done if g.student != "killer"), [g for g in done if not g.ok]
     return root
 
 
@@ -215,19 +222,19 @@ def report(course, student: str, part: str) -> dict:
 
 def test_good_submission_gets_full_marks(scores):
     """Does the solution get 2/2 and 1/1?"""
-    assert scores["good"] == {"twice": 2, "four_times": 1}
+    assert scores["good"] == {"twice": 2, "four_times": 1, "answer_test": 1}
 
 
 def test_a_stolen_reference_buys_nothing(scores):
     """Does a `twice` that answers with the reference it stole while `four_times` was checked score 0
     (the notebook's first part is graded before any of its references enters the kernel)?"""
-    assert scores["thief"] == {"twice": 0, "four_times": 1}
+    assert scores["thief"] == {"twice": 0, "four_times": 1, "answer_test": 1}
 
 
 def test_what_reaches_the_feedback_is_only_what_the_kernel_was_sent(course, scores):
     """Can exception text carry out the reference sent into the kernel (visible by design), but never
     the hidden check's own values, which the kernel never holds?"""
-    assert scores["leaker"] == {"twice": 2, "four_times": 0}
+    assert scores["leaker"] == {"twice": 2, "four_times": 0, "answer_test": 1}
     message = report(course, "leaker", "four_times")["checks"][0]["message"]
     assert "hidden value absent" in message, message
     found = re.search(r"reference ([A-Za-z0-9+/=]+)", message)
@@ -239,4 +246,13 @@ def test_what_reaches_the_feedback_is_only_what_the_kernel_was_sent(course, scor
 
 def test_the_kernel_sees_nbgraders_execution_variable(scores):
     """Does a notebook that tests NBGRADER_EXECUTION (as nbgrader's FAQ suggests) see `autograde`?"""
-    assert scores["asks-nbgrader"] == {"twice": 2, "four_times": 1}
+    assert scores["asks-nbgrader"] == {"twice": 2, "four_times": 1, "answer_test": 1}
+
+
+def test_a_cell_that_did_not_run_earns_nothing(course, scores):
+    """After `os._exit(0)` in a solution cell, does the ordinary test cell below it score 0 (it never ran)
+    and say why, as nbgrader leaves such a cell ungraded, rather than full marks for an empty output?"""
+    assert scores["killer"] == {"twice": 0, "four_times": 0, "answer_test": 0}
+    nb = nbformat.read(course / "autograded" / "killer" / A / f"{A}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "answer_test")
+    assert cell.outputs and cell.outputs[0].output_type == "error" and "not run" in cell.outputs[0].evalue

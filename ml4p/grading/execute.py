@@ -190,6 +190,7 @@ def grade_notebook(nb, *, assignment: str, source_dir: Path, checks_dir: Path, s
         except (RuntimeError, TimeoutError, OSError) as exc:  # the kernel did not start
             died = f"the sandboxed kernel could not start ({type(exc).__name__}: {exc})"
             error = f"{died}, so no check could run"
+            _not_run(nb, after=-1, skip=cells, reason=died)
         finally:
             _stop_channels(client)
             _shutdown(km)
@@ -256,6 +257,7 @@ def _execute_cells(client: CappedNotebookClient, nb, *, skip, timeout: int, note
         except DeadKernelError:
             died = f"the notebook's kernel died while running cell {i + 1}"
             cell.outputs.append(new_output(**_error("DeadKernelError", died)))
+            _not_run(nb, after=i, skip=skip, reason=died)
             return died
         if drops(client) > dropped:
             cell.outputs.append(new_output("stream", name="stdout", text=(
@@ -265,12 +267,21 @@ def _execute_cells(client: CappedNotebookClient, nb, *, skip, timeout: int, note
             died = (f"cell {i + 1} kept running after it was interrupted at its {cell_timeout} s limit: "
                     "its kernel was stopped")
             cell.outputs.append(new_output(**_error("KernelStopped", died)))
+            _not_run(nb, after=i, skip=skip, reason=died)
             return died
         if client.timed_out:
             cell.outputs.append(new_output(**_error("CellTimeoutError", message)))
             if cell_timeout < timeout:
                 over = f"the notebook reached its time limit of {notebook_timeout} s before this cell"
     return ""
+
+
+def _not_run(nb, *, after: int, skip, reason: str) -> None:
+    """Every code cell after ``after`` (but those in ``skip``) that has not run says so, and why:
+    a test cell without an error output would earn its points in nbgrader."""
+    for j, cell in enumerate(nb.cells):
+        if j > after and cell.cell_type == "code" and j not in skip and cell.get("execution_count") is None:
+            cell.outputs = [new_output(**_error("NotRun", f"not run: {reason}"))]
 
 
 def _interrupted(timeout: int) -> str:
