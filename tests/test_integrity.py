@@ -164,6 +164,19 @@ def four_times(x):
 #: A kernel that dies before a test cell: that cell did not run, so it earns nothing.
 KILLER = {"answer": "import os\nos._exit(0)"}
 
+#: A solution cell that hides every later traceback (nbgrader's test_showtraceback_exploit): the failing
+#: assert below it shows no error output, but its execute reply still says it failed.
+HIDES_ERRORS = {"answer": '''
+from IPython.core.interactiveshell import InteractiveShell
+
+def _quiet(*args, **kwargs):
+    pass
+
+InteractiveShell.showtraceback = _quiet
+get_ipython().showtraceback = _quiet
+answer = 41
+'''}
+
 #: nbgrader's FAQ tells authors to test NBGRADER_EXECUTION: the sandbox's clean environment keeps it.
 UNDER_NBGRADER = {
     "twice_solution": '''
@@ -202,7 +215,8 @@ def course(tmp_path_factory):
     for student, nb in {"good": reference, "thief": with_cells(reference, THIEF),
                         "leaker": with_cells(reference, LEAKER),
                         "asks-nbgrader": with_cells(reference, UNDER_NBGRADER),
-                        "killer": with_cells(reference, KILLER)}.items():
+                        "killer": with_cells(reference, KILLER),
+                        "hides-errors": with_cells(reference, HIDES_ERRORS)}.items():
         submit(root, student, A, nb)
     done = autograde(A, course=root, jobs=2, progress=False)
     assert all(g.ok for g in done if g.student != "killer"), [g for g in done if not g.ok]
@@ -256,3 +270,14 @@ def test_a_cell_that_did_not_run_earns_nothing(course, scores):
     nb = nbformat.read(course / "autograded" / "killer" / A / f"{A}.ipynb", as_version=4)
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "answer_test")
     assert cell.outputs and cell.outputs[0].output_type == "error" and "not run" in cell.outputs[0].evalue
+
+
+def test_a_hidden_traceback_does_not_hide_the_failure(course, scores):
+    """A solution cell that replaces `showtraceback` so that a failing test cell shows no error: does
+    that cell still score 0 (its execute reply says it failed), with an error output saying so?"""
+    assert scores["hides-errors"] == {"twice": 2, "four_times": 1, "answer_test": 0}
+    nb = nbformat.read(course / "autograded" / "hides-errors" / A / f"{A}.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "answer_test")
+    errors = [o for o in cell.outputs if o.output_type == "error"]
+    assert [o.ename for o in errors] == ["AssertionError"], cell.outputs
+    assert "showtraceback" in "\n".join(errors[0].traceback)

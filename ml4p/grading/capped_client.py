@@ -2,7 +2,8 @@
 
 ``CappedNotebookClient`` keeps at most ``output_limit`` bytes of output per
 notebook, strips ml4p's private mimetypes from what the student's code displays,
-and notes whether a timed-out cell stopped. Its kernel connection,
+notes whether a timed-out cell stopped, and records the error a cell's execute reply
+reports when no error output said so. Its kernel connection,
 ``CappedKernelClient``, drops messages far beyond the output limit unread, and
 its iopub channel (``_HealingChannel``) reconnects when libzmq has closed the
 connection over such a message.
@@ -89,11 +90,19 @@ class CappedKernelClient(PromptReady, LimitedSockets, AsyncKernelClient):
 
 class CappedNotebookClient(NotebookClient):
     """An nbclient that keeps at most ``output_limit`` bytes of output per notebook, drops
-    ml4p's private mimetypes from student output, and notes whether a timed-out cell stopped.
+    ml4p's private mimetypes from student output, notes whether a timed-out cell stopped, and
+    takes a cell's errors from its execute reply as well as from its outputs.
+
+    The error output a cell shows comes from the kernel's ``InteractiveShell.showtraceback``,
+    which the student's code can replace (to show nothing): its failing test cells would then
+    look passed to nbgrader, which grades a test cell by its error outputs. The execute reply's
+    status says the truth, and nbgrader's own ``Execute`` adds its error when no output has it
+    (nbgrader PR #1324); so does this client.
     """
 
     def __init__(self, *args, output_limit: int, **kwargs):
         super().__init__(*args, **kwargs)
+        self.on_cell_executed = self._record_reply_error
         self.output_limit = output_limit
         self.output_bytes = 0
         self.timed_out = False  # the current cell hit the timeout and was interrupted
@@ -115,9 +124,32 @@ class CappedNotebookClient(NotebookClient):
                 content["data"] = {k: v for k, v in content["data"].items() if not k.startswith(PRIVATE_MIME)}
         return super().process_message(msg, cell, cell_index)
 
+    def _record_reply_error(self, cell, cell_index, execute_reply) -> None:
+        """An error the execute reply reports but no output of the cell shows becomes an error output."""
+        content = (execute_reply or {}).get("content") or {}
+        if content.get("status") != "error":
+            return
+        ename = _text(content.get("ename"), 200) or "Error"
+        if any(o.get("output_type") == "error" and o.get("ename") == ename for o in cell.outputs):
+            return
+        evalue = _text(content.get("evalue"), 2000)
+        trace = content.get("traceback")
+        trace = [_text(line, 2000) for line in trace[:50]] if isinstance(trace, list) else []
+        if not trace:
+            trace = [f"{ename}: {evalue}", "[ml4p: the kernel reported this error but displayed no traceback "
+                     "(showtraceback was replaced or disabled)]"]
+        cell.outputs.append(new_output("error", ename=ename, evalue=evalue, traceback=trace))
+
     async def _async_handle_timeout(self, timeout, cell=None):
         self.timed_out = True
         return await super()._async_handle_timeout(timeout, cell)
+
+
+def _text(value, limit: int) -> str:
+    """A string from the kernel's reply, whatever it sent, cut to ``limit`` characters."""
+    if value is None:
+        return ""
+    return (value if isinstance(value, str) else repr(value))[:limit]
 
 
 def _size(node, depth: int = 0) -> int:

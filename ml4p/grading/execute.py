@@ -270,7 +270,8 @@ def _execute_cells(client: CappedNotebookClient, nb, *, skip, timeout: int, note
             _not_run(nb, after=i, skip=skip, reason=died)
             return died
         if client.timed_out:
-            cell.outputs.append(new_output(**_error("CellTimeoutError", message)))
+            if not any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):  # the reply's, recorded
+                cell.outputs.append(new_output(**_error("CellTimeoutError", message)))
             if cell_timeout < timeout:
                 over = f"the notebook reached its time limit of {notebook_timeout} s before this cell"
     return ""
