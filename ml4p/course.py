@@ -24,6 +24,7 @@ CONFIG_TEMPLATE = '''\
 import os
 
 from ml4p.grading.execute import autograde_preprocessors
+from ml4p.grading.restore import sanitize_preprocessors
 
 here = os.path.dirname(os.path.abspath(__file__))
 c = get_config()  # noqa: F821
@@ -50,7 +51,9 @@ c.SandboxedExecute.notebook_timeout = 3600  # seconds all cells of a notebook ma
 c.SandboxedExecute.memory_mb = 4096  # memory limit of a submission's kernel (MB)
 c.SandboxedExecute.disk_mb = 1024  # size of its work folder (MB; a memory filesystem, nothing on the disk)
 c.SandboxedExecute.tmp_mb = 512  # size of its /tmp and of its /dev/shm (MB each)
-# A deleted hidden-check (or any graded) cell is put back and graded, instead of scoring 0.
+# A deleted locked cell (hidden checks, visible tests, setup) or graded cell is put back from the
+# released notebook and graded, with a note on the submission, instead of scoring 0.
+c.Autograde.sanitize_preprocessors = sanitize_preprocessors()
 c.OverwriteCells.add_missing_cells = True
 
 # Feedback pages (`nbgrader generate_feedback`, `ml4p feedback`) run nothing of the student's in the

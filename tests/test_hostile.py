@@ -36,6 +36,7 @@ from ml4p.grading import sandbox
 from ml4p.grading.autograde import autograde, failure_file, grades
 from ml4p.grading.checks import CHECKS_MIME, part_reports, run_checks
 from ml4p.grading.proxy import RESULT_MIME
+from ml4p.grading.restore import NOTICE
 from ml4p.grading.submissions import known_submissions, submit
 from ml4p.release import release
 
@@ -758,7 +759,7 @@ def test_printing_50_mb(graded):
     course, student = graded["course"], "print-50-mb"
     assert "an output message larger than" in stream(cell_with(graded, student, 'print("x" * 50_000_000)'))
     assert "[ml4p: output beyond 5000 kB was discarded]" in stream(cell_with(graded, student, 'print("y" * 1_000_000'))
-    cached = course / ".ml4p" / "executed" / A / f"{student}.json"
+    cached = course / ".ml4p" / "executed" / A / student / f"{A}.json"
     assert cached.stat().st_size < OUTPUT_LIMIT + 100_000  # what the grader kept: the output limit
     notebook = course / "autograded" / student / A / f"{A}.ipynb"
     assert notebook.stat().st_size < OUTPUT_LIMIT + 100_000  # ~4 MB: four of the 1 MB lines
@@ -769,12 +770,13 @@ def test_printing_50_mb(graded):
 
 
 def test_hidden_check_cell_deleted(graded):
-    """Does deleting the hidden-check cell dodge the checks? (No: nbgrader puts it back, as the course
-    asks with `OverwriteCells.add_missing_cells`, and a right `double` is graded 2.)"""
+    """Does deleting the hidden-check cell dodge the checks? (No: ml4p's `RestoreCells` puts it back from
+    the released notebook, with a note, and a right `double` is graded 2.)"""
     student = "hidden-checks-deleted"
     assert_scored(graded, student, 2)
-    restored = [c for c in autograded(graded, student).cells if "added back by nbgrader" in c.source]
-    assert len(restored) == 1 and "Hidden checks for `double`: 2 / 2" in restored[0].outputs[0].text
+    nb = autograded(graded, student)
+    notes = [i for i, c in enumerate(nb.cells) if c.source == NOTICE.format(name="double")]
+    assert len(notes) == 1 and "Hidden checks for `double`: 2 / 2" in nb.cells[notes[0] + 1].outputs[0].text
 
 
 def test_hidden_check_cell_replaced(graded):
@@ -787,10 +789,10 @@ def test_hidden_check_cell_replaced(graded):
 
 def test_hidden_check_cell_unmarked(graded):
     """Does a hidden-check cell turned into `2` with its nbgrader metadata removed score? (No: it is
-    an ordinary cell; nbgrader adds the real one back and the blank `double` scores 0.)"""
+    an ordinary cell; the real one is put back and the blank `double` scores 0.)"""
     student = "hidden-checks-unmarked"
     assert graded["done"][student].ok and graded["scores"][student] == 0
-    assert any("added back by nbgrader" in c.source for c in autograded(graded, student).cells)
+    assert any(c.source == NOTICE.format(name="double") for c in autograded(graded, student).cells)
 
 
 def test_setup_cell_edited(graded):
@@ -807,7 +809,6 @@ def test_grade_id_copied_into_a_student_cell(graded):
     submission whose reason says so, rather than that cells were deleted?"""
     done = graded["done"]["duplicate-grade-id"]
     assert not done.ok and "several cells carry the same grade id: `double` (2 cells)" in done.error, done.error
-    assert "deleted that nbgrader cannot put back" not in done.error
     assert graded["scores"].get("duplicate-grade-id", 0) == 0
 
 
@@ -837,10 +838,11 @@ def test_nbformat_3_notebook(graded):
 
 
 def test_notebook_without_cells(graded):
-    """Is a valid notebook with no cells a failed submission that says cells were deleted, scoring nothing?"""
+    """Is a valid notebook with no cells graded as the released notebook without answers (its locked cells
+    put back), scoring nothing?"""
     done = graded["done"]["no-cells"]
-    assert not done.ok and "cells were deleted" in done.error, done.error
-    assert graded["scores"].get("no-cells", 0) == 0
+    assert done.ok, done.error
+    assert_scored(graded, "no-cells", 0, "`double` is not defined")
 
 
 # ------------------------------------------------------------------ wrong results

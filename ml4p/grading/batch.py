@@ -7,7 +7,7 @@ work is split in two:
 1. *execute* (parallel: a process pool, or a Dask cluster): each submission is
    sanitised as nbgrader does, run in its own sandboxed kernel, checked, and
    the executed cells are stored atomically in the course's cache
-   (``<course>/.ml4p/executed/<assignment>/<student>.json``), keyed by a hash
+   (``<course>/.ml4p/executed/<assignment>/<student>/<notebook>.json``), keyed by a hash
    of what was executed and of the checks. Nothing is written to the gradebook.
 2. *record* (serial, this process): nbgrader's own autograde runs per student;
    its execute step (``SandboxedExecute``) finds the cached cells for exactly
@@ -59,15 +59,17 @@ def execution_key(nb, fingerprint: str) -> str:
     return h.hexdigest()
 
 
-def cache_file(course: Path, assignment: str, student: str) -> Path:
-    return Path(course) / CACHE_DIR / assignment / f"{student}.json"
+def cache_file(course: Path, assignment: str, student: str, notebook: str | None = None) -> Path:
+    """Where one notebook's execution is kept (an ml4p assignment has one notebook, named as it is)."""
+    return Path(course) / CACHE_DIR / assignment / student / f"{notebook or assignment}.json"
 
 
 def store(path: Path, key: str, nb, seconds: float) -> None:
     """Write the executed cells atomically: a reader sees the whole entry or none."""
     path.parent.mkdir(parents=True, exist_ok=True)
     entry = {"key": key, "seconds": round(seconds, 2),
-             "outputs": [c.get("outputs", []) for c in nb.cells]}
+             "outputs": [c.get("outputs", []) for c in nb.cells],
+             "execution_counts": [c.get("execution_count") for c in nb.cells]}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(entry))
     os.replace(tmp, path)
@@ -81,14 +83,16 @@ def load(path: Path, key: str):
         return None
     if entry.get("key") != key:
         return None
-    return [nbformat.from_dict(o) for o in entry["outputs"]]
+    counts = entry.get("execution_counts") or [None] * len(entry["outputs"])
+    return [(nbformat.from_dict(o), n) for o, n in zip(entry["outputs"], counts)]
 
 
-def apply(nb, outputs) -> None:
-    for cell, outs in zip(nb.cells, outputs):
+def apply(nb, executed) -> None:
+    """Put a cached execution (``load``'s (outputs, execution count) per cell) into ``nb``."""
+    for cell, (outputs, count) in zip(nb.cells, executed):
         if cell.cell_type == "code":
-            cell.outputs = outs
-            cell.execution_count = None
+            cell.outputs = outputs
+            cell.execution_count = count
 
 
 @dataclass
@@ -103,9 +107,8 @@ class Executed:
 
 def sanitize(course: Path, assignment: str, student: str):
     """The submission as nbgrader's autograde will hand it to the execute step."""
-    from nbgrader.converters.autograde import Autograde
-
     from ml4p.course import load_config
+    from ml4p.grading.restore import sanitize_preprocessors
 
     config = load_config(Path(course))
     folder = Path(course) / "submitted" / student / assignment
@@ -114,12 +117,12 @@ def sanitize(course: Path, assignment: str, student: str):
                               "db_url": config.CourseDirectory.db_url},
                  "metadata": {"path": str(folder)}}
     _refuse_duplicate_grade_ids(nb)
-    for pp in Autograde.class_traits()["sanitize_preprocessors"].default():
+    for pp in sanitize_preprocessors():
         try:
             nb, resources = pp(config=config).preprocess(nb, resources)
-        except KeyError as exc:  # nbgrader restores a deleted graded cell after the cell before it
-            raise ValueError(f"cells were deleted that nbgrader cannot put back (cell {exc} is gone too); "
-                             "resubmit from the released notebook") from exc
+        except Exception as exc:  # the step that failed and its own words: never a guessed cause
+            raise ValueError(f"nbgrader's {pp.__name__} could not sanitise the notebook "
+                             f"({type(exc).__name__}: {exc})") from exc
     return nb, folder
 
 
