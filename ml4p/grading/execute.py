@@ -63,15 +63,31 @@ class SandboxedExecute(NbGraderPreprocessor):
 
     def cell_timeout(self) -> int:
         """Seconds a cell may run: ``SandboxedExecute.timeout`` where it is configured, else
-        nbgrader's own ``Execute.timeout`` (config file or ``--Execute.timeout=N``), else 300."""
+        nbgrader's own ``Execute.timeout`` (config file or ``--Execute.timeout=N``), else 300.
+        ``Execute.timeout = None`` (or ≤ 0), nbgrader's "no limit", leaves the notebook's limit
+        (``notebook_timeout``) as the only one."""
         if "timeout" not in self.config.get("SandboxedExecute", {}) and "timeout" in self.config.get("Execute", {}):
-            return int(self.config.Execute.timeout)
+            timeout = self.config.Execute.timeout
+            return int(timeout) if timeout is not None and int(timeout) > 0 else self.notebook_timeout
         return self.timeout
 
     def limits(self, threads: int = 0) -> sandbox.Limits:
         threads = threads or self.threads or os.cpu_count() or 1
         return sandbox.Limits(memory_mb=self.memory_mb, processes=self.processes, cpu_seconds=self.cpu_seconds,
                               threads=threads, disk_mb=self.disk_mb, tmp_mb=self.tmp_mb)
+
+    def executes(self) -> bool:
+        """False under nbgrader's ``--no-execute`` (``Execute.enabled = False``) or ``SandboxedExecute.enabled = False``."""
+        return self.enabled and self.config.get("Execute", {}).get("enabled", True) is not False
+
+    def forced(self) -> bool:
+        """nbgrader's ``--force`` (``Autograde.force``, or ``BaseConverter.force`` in a config file): execute
+        again, as ``ml4p autograde --force`` does. (``ml4p autograde`` records through nbgrader's API, which
+        sets the converter's ``force`` attribute, not its config: its cached executions are used.)"""
+        return any(self.config.get(section, {}).get("force", False) for section in ("Autograde", "BaseConverter"))
+
+    def __call__(self, nb, resources):
+        return self.preprocess(nb, resources)  # disabled too: then no hidden-check cell keeps its outputs
 
     def preprocess(self, nb, resources):
         from ml4p.grading import batch
@@ -80,6 +96,7 @@ class SandboxedExecute(NbGraderPreprocessor):
         student = resources["nbgrader"]["student"]
         solutions_dir = Path(self.solutions_dir) if self.solutions_dir else None
         root = self.config.CourseDirectory.get("root")
+        cached = key = None
         if root:
             # nbgrader has copied the submission's other files already, following links: refuse
             # it now (nbgrader then removes its copies); `ml4p autograde` refuses it before that
@@ -88,14 +105,20 @@ class SandboxedExecute(NbGraderPreprocessor):
             below = Path(os.path.normpath(course.format_path(course.submitted_directory, ".", ".")))
             if os.path.lexists(folder):
                 files.inspect(folder, below=below if below in folder.parents else None)
-            # executed already by a parallel run (ml4p autograde --jobs)?
             fingerprint = batch.checks_fingerprint(Path(self.checks_dir), assignment, solutions_dir)
-            outputs = batch.load(batch.cache_file(Path(root), assignment, student), batch.execution_key(nb, fingerprint))
-            if outputs is not None:
-                batch.apply(nb, outputs)
+            key = batch.execution_key(nb, fingerprint)
+            cached = batch.cache_file(Path(root), assignment, student, resources["nbgrader"].get("notebook"))
+        if not self.executes():
+            return self._without_executing(nb, resources, cached, key)
+        if cached is not None and not self.forced():
+            # executed already by a parallel run (ml4p autograde --jobs)?
+            executed = batch.load(cached, key)
+            if executed is not None:
+                batch.apply(nb, executed)
                 self.log.info("ml4p: %s/%s executed earlier, recording it", student, assignment)
                 self._note_missing(nb, assignment, student)
                 return nb, resources
+        started = time.monotonic()
         outcome = grade_notebook(
             nb, assignment=assignment, source_dir=Path(resources.get("metadata", {}).get("path") or "."),
             checks_dir=Path(self.checks_dir), solutions_dir=solutions_dir,
@@ -105,13 +128,39 @@ class SandboxedExecute(NbGraderPreprocessor):
         self.log.info("ml4p: %s executed in %.1f s, checked in %.1f s: %s", assignment,
                       outcome.execute_seconds, outcome.checks_seconds,
                       ", ".join(f"{p} {r.score:g}/{r.max_points:g}" for p, r in outcome.reports.items()))
+        if cached is not None:  # what ml4p autograde would record for this notebook, too
+            batch.store(cached, key, nb, time.monotonic() - started)
+        self._note_missing(nb, assignment, student)
+        return nb, resources
+
+    def _without_executing(self, nb, resources, cached: Path | None, key: str | None):
+        """``--no-execute``: nbgrader grades the outputs the notebook holds. A hidden-check cell's outputs
+        come only from ml4p's own execution of exactly this notebook (its cache); without one, each
+        hidden-check cell says it was not checked, and scores 0: its outputs in the submission are the
+        student's to write."""
+        from ml4p.grading import batch
+
+        assignment, student = resources["nbgrader"]["assignment"], resources["nbgrader"]["student"]
+        cells = hidden_check_cells(nb, parts_with_checks(Path(self.checks_dir), assignment))
+        executed = batch.load(cached, key) if cached is not None else None
+        for i in cells:
+            if executed is not None:
+                nb.cells[i].outputs = executed[i][0]
+            else:
+                nb.cells[i].outputs = [new_output(**_error("NotChecked", (
+                    "not checked: graded without executing (--no-execute), and ml4p has no execution of "
+                    "exactly this notebook to take the hidden checks' results from")))]
+            nb.cells[i].execution_count = None
+        self.log.info("ml4p: %s/%s not executed (--no-execute): hidden checks %s", student, assignment,
+                      "from ml4p's earlier execution" if executed is not None else "not run, 0 points")
         self._note_missing(nb, assignment, student)
         return nb, resources
 
     def _note_missing(self, nb, assignment: str, student: str) -> None:
         """Say, in the autograded notebook, which parts lost their hidden-check cell (so score nothing).
 
-        nbgrader puts deleted grade cells back only with ``OverwriteCells.add_missing_cells``.
+        ml4p's ``RestoreCells`` (the course's sanitising step) puts deleted ones back; this catches a
+        course configured without it, and a cell whose grade id was changed.
         """
         parts = parts_with_checks(Path(self.checks_dir), assignment)
         missing = sorted(parts - {part for part, _ in hidden_check_cells(nb, parts).values()})
@@ -151,6 +200,7 @@ def grade_notebook(nb, *, assignment: str, source_dir: Path, checks_dir: Path, s
     the checks grade what did. ``call_timeout``: seconds one call of a student function by a
     check may run (default: ``timeout``, at most 60).
     """
+    refuse_kernel(nb)
     data_env = dict(data_env or {})
     ro_binds = [*ro_binds, *{Path(v).absolute() for v in data_env.values() if Path(v).is_file()}]
     kernel_env = {**data_env, **nbgrader_variables()}
@@ -199,6 +249,38 @@ def grade_notebook(nb, *, assignment: str, source_dir: Path, checks_dir: Path, s
         nb.cells[i].outputs = reports[part].outputs()
         nb.cells[i].execution_count = None
     return Outcome(reports, execute_seconds, checks_seconds, died)
+
+
+class KernelUnavailable(RuntimeError):
+    """The notebook asks for a kernel that the sandbox cannot run: it is not graded (as in nbgrader)."""
+
+
+#: Names jupyter_client treats as its own Python kernel (``KernelManager`` maps them to ``python3``).
+NATIVE_KERNELS = {"python", "python2", "python3"}
+
+
+def refuse_kernel(nb) -> None:
+    """Raise ``KernelUnavailable`` unless the notebook's kernel is a Python kernel installed here.
+
+    nbgrader refuses a notebook whose kernelspec names a kernel it cannot find (after
+    ``OverwriteKernelspec`` has put the source notebook's there); so does ml4p. The sandbox
+    always runs its own Python kernel (the grader's interpreter, never a kernelspec's command
+    line), so a kernel that exists but is not Python is refused too: grading R code with
+    Python would say nothing true. A notebook with no kernelspec runs Python, as in nbclient.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    spec = nb.get("metadata", {}).get("kernelspec") or {}
+    name = spec.get("name") or "python3"
+    if name in NATIVE_KERNELS:
+        return
+    try:
+        language = KernelSpecManager().get_kernel_spec(name).language
+    except NoSuchKernel:
+        raise KernelUnavailable(f"the notebook asks for the kernel {name!r}, which is not installed here "
+                                "(nbgrader refuses it too); set the source notebook's kernel to Python 3") from None
+    if (language or "").lower() != "python":
+        raise KernelUnavailable(f"the notebook's kernel {name!r} runs {language}; ml4p's sandbox runs Python only")
 
 
 #: nbgrader's documented variables a notebook may test (its FAQ: "Can I tell whether a notebook runs
@@ -326,4 +408,5 @@ def autograde_preprocessors() -> list:
 
 
 __all__ = ["SandboxedExecute", "Outcome", "grade_notebook", "autograde_preprocessors",
+           "KernelUnavailable",
            "CappedNotebookClient", "CappedKernelClient", "PRIVATE_MIME"]
