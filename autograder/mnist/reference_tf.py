@@ -21,20 +21,34 @@ computes with such an object never decides a grade by itself. And no driver ship
 the reference of a part graded after the part under test (the grader refuses it).
 
 Every source runs in a fresh scope holding ``tf`` and ``np``; a driver's globals
-are that scope, not the notebook's, so a student's globals cannot shadow it.
+are that scope, not the notebook's, so a student's globals cannot shadow it. The
+functions below run only there: this module reads them as text (``kernel_source``)
+and does not import TensorFlow.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ml4p.grading.source import kernel_source
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
 
 DRIVER = "_ml4p_driver"
 
-PREPROCESS = '''
+# ------------------------------------------------------------------ references
+
+
 def preprocess(images, labels):
     images = np.asarray(images)
     x = images.reshape(len(images), 28 * 28).astype(np.float32) / 255
     y = np.eye(10, dtype=np.float32)[np.asarray(labels).astype(np.int64)]
     return x, y
-'''
 
-BUILD_MODEL = '''
+
 def build_model():
     import keras
     return keras.Sequential([
@@ -43,23 +57,25 @@ def build_model():
         keras.layers.Dense(64, activation="relu"),
         keras.layers.Dense(10),
     ])
-'''
 
-CROSS_ENTROPY = '''
+
 def cross_entropy(logits, labels):
     logits = tf.convert_to_tensor(logits)
     labels = tf.cast(labels, logits.dtype)
     return -tf.reduce_mean(tf.reduce_sum(labels * tf.nn.log_softmax(logits, axis=-1), axis=-1))
-'''
 
-# Shared by the drivers: the notebook's namespace and a student function from it.
-_NOTEBOOK = '''
+
+# ------------------------------------------------------------------ shared by the drivers
+
+
 def _notebook():
+    """The notebook's namespace."""
     from IPython import get_ipython
     return get_ipython().user_ns
 
 
 def _student(name, what="function"):
+    """The student's `name` from the notebook, or a NameError saying what is missing."""
     value = _notebook().get(name)
     if value is None or (what == "function" and not callable(value)):
         raise NameError(f"`{name}` is not defined as a {what}: did its cell run without errors?")
@@ -69,22 +85,23 @@ def _student(name, what="function"):
 def _strategy():
     import ml4p.device
     return ml4p.device.strategy()
-'''
 
-#: build_model: a fresh model from the student's `build_model`, built under the strategy;
-#: returns (its weights, `get_weights()` order, its outputs on x). The check counts the
-#: parameters from the arrays and compares the outputs with a NumPy forward pass of them.
-BUILD_MODEL_DRIVER = _NOTEBOOK + '''
-def _ml4p_driver(x):
+
+# ------------------------------------------------------------------ drivers
+
+
+def build_model_driver(x):
+    """A fresh model from the student's `build_model`, built under the strategy; returns (its
+    weights, `get_weights()` order, its outputs on x). The check counts the parameters from
+    the arrays and compares the outputs with a NumPy forward pass of them."""
     with _strategy().scope():
         model = _student("build_model")()
     outputs = np.asarray(model(tf.constant(x, tf.float32), training=False))
     return tuple(np.asarray(w) for w in model.get_weights()), outputs
-'''
 
-#: cross_entropy: the student's loss and its gradient w.r.t. the logits, by tf.GradientTape.
-CROSS_ENTROPY_GRADIENT_DRIVER = _NOTEBOOK + '''
-def _ml4p_driver(logits, labels):
+
+def cross_entropy_gradient_driver(logits, labels):
+    """The student's loss and its gradient w.r.t. the logits, by tf.GradientTape."""
     z = tf.constant(logits)
     with tf.GradientTape() as tape:
         tape.watch(z)
@@ -94,23 +111,21 @@ def _ml4p_driver(logits, labels):
         raise ValueError("no gradient flows from the loss back to the logits: compute it with "
                          "TensorFlow operations only (no NumPy, no .numpy())")
     return loss, grad
-'''
 
-#: cross_entropy compiled with tf.function, as the training step uses it.
-CROSS_ENTROPY_COMPILED_DRIVER = _NOTEBOOK + '''
-def _ml4p_driver(logits, labels):
+
+def cross_entropy_compiled_driver(logits, labels):
+    """The student's cross_entropy compiled with tf.function, as the training step uses it."""
     return tf.function(_student("cross_entropy"))(tf.constant(logits), tf.constant(labels))
-'''
 
-#: train, isolated: a fresh reference model (the reference `build_model` is installed),
-#: trained by the student's `train` (with the reference `cross_entropy` installed) on
-#: images preprocessed here; returns (history, the trained model's weights). The check
-#: computes the model's logits from the weights, in the trusted process.
-TRAIN_DRIVER = _NOTEBOOK + PREPROCESS.replace("def preprocess(", "def _reference_preprocess(") + '''
-def _ml4p_driver(images, labels, epochs, batch_size, learning_rate, seed):
+
+def train_driver(images, labels, epochs, batch_size, learning_rate, seed):
+    """train, isolated: a fresh reference model (the reference `build_model` is installed),
+    trained by the student's `train` (with the reference `cross_entropy` installed) on images
+    preprocessed here; returns (history, the trained model's weights). The check computes the
+    model's logits from the weights, in the trusted process."""
     import keras
     keras.utils.set_random_seed(seed)
-    x, y = _reference_preprocess(images, labels)
+    x, y = preprocess(images, labels)
     with _strategy().scope():
         model = _student("build_model")()
     history = _student("train")(model, x, y, epochs, batch_size, learning_rate, seed)
@@ -120,31 +135,49 @@ def _ml4p_driver(images, labels, epochs, batch_size, learning_rate, seed):
         raise TypeError("train should return the history as an array of shape (epochs, 2), not a "
                         f"{type(history).__name__}") from None
     return history, tuple(np.asarray(w) for w in model.get_weights())
-'''
 
-#: train, the notebook's result: the weights of the notebook's global `model` and its logits
-#: on a few images x (preprocessed by the check). The check compares those logits with a
-#: NumPy forward pass of the weights, then computes the test accuracy from the weights.
-TRAINED_MODEL_DRIVER = _NOTEBOOK + '''
-def _ml4p_driver(x):
+
+def trained_model_driver(x):
+    """train, the notebook's result: the weights of the notebook's global `model` and its
+    logits on a few images x (preprocessed by the check). The check compares those logits with
+    a NumPy forward pass of the weights, then computes the test accuracy from the weights."""
     model = _student("model", "model")
     logits = np.asarray(model(tf.constant(x, tf.float32), training=False))
     return tuple(np.asarray(w) for w in model.get_weights()), logits
-'''
 
-#: dream: a reference model (the reference `build_model`) holding the weights sent (a
-#: classifier trained in the trusted process), and the student's `dream` on it; returns
-#: (images, the model's weights afterwards). The check classifies the images with its own
-#: weights, in NumPy: nothing done to the model object changes that.
-DREAM_DRIVER = _NOTEBOOK + BUILD_MODEL.replace("def build_model(", "def _reference_build_model(") + '''
-def _ml4p_driver(weights, steps, learning_rate):
+
+def dream_driver(weights, steps, learning_rate):
+    """dream: a reference model (the reference `build_model`) holding the weights sent (a
+    classifier trained in the trusted process), and the student's `dream` on it; returns
+    (images, the model's weights afterwards). The check classifies the images with its own
+    weights, in NumPy: nothing done to the model object changes that."""
     with _strategy().scope():
-        model = _reference_build_model()
+        model = build_model()
     model.set_weights([np.asarray(w, np.float32) for w in weights])
     variables = list(model.weights)
     dreamed = np.asarray(_student("dream")(model, steps, learning_rate))
     return dreamed, tuple(np.asarray(v) for v in variables)
-'''
+
+
+# ------------------------------------------------------------------ source texts
+
+
+def _driver_source(driver, *references) -> str:
+    """`driver` installed as ``_ml4p_driver``, with the shared helpers and `references`
+    (reference functions it calls, each as ``_reference_<name>``: the student's stay)."""
+    rename = {driver.__name__: DRIVER, **{f.__name__: f"_reference_{f.__name__}" for f in references}}
+    return kernel_source(_notebook, _student, _strategy, *references, driver, rename=rename)
+
+
+PREPROCESS = kernel_source(preprocess)
+BUILD_MODEL = kernel_source(build_model)
+CROSS_ENTROPY = kernel_source(cross_entropy)
+BUILD_MODEL_DRIVER = _driver_source(build_model_driver)
+CROSS_ENTROPY_GRADIENT_DRIVER = _driver_source(cross_entropy_gradient_driver)
+CROSS_ENTROPY_COMPILED_DRIVER = _driver_source(cross_entropy_compiled_driver)
+TRAIN_DRIVER = _driver_source(train_driver, preprocess)
+TRAINED_MODEL_DRIVER = _driver_source(trained_model_driver)
+DREAM_DRIVER = _driver_source(dream_driver, build_model)
 
 #: What to pass as ``uses=`` when grading each part.
 USES = {

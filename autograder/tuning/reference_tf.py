@@ -15,9 +15,20 @@ comes back as arrays (a model's weights, evaluated there in NumPy) or as the fil
 byte for byte (checkpoints and TensorBoard event files are read there, by `tf_formats`); a
 checkpoint handed back to `restore_checkpoint` holds values the kernel has never seen.
 
-Every source runs in a fresh scope holding ``tf`` and ``np``.
+Every source runs in a fresh scope holding ``tf`` and ``np``. The driver functions below run
+only there: this module reads them as text (``kernel_source``) and does not import TensorFlow.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
 from ml4p.grading.proxy import KernelCode
+from ml4p.grading.source import kernel_source
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 DRIVER = "_ml4p_driver"
 
@@ -59,11 +70,11 @@ RELU = KernelCode("tf.nn.relu")
 TANH = KernelCode("tf.tanh")
 
 
-# ------------------------------------------------------------------ drivers
+# ------------------------------------------------------------------ shared by the drivers
+# The notebook's namespace and a student function from it, small models, the values of a model
+# and its Adam optimizer in and out as arrays, files in and out as bytes.
 
-# Shared by the drivers: the notebook's namespace, a student function from it, small models,
-# the values of a model and its Adam optimizer in and out as arrays, files in and out as bytes.
-_COMMON = '''
+
 def _student(name):
     from IPython import get_ipython
     value = get_ipython().user_ns.get(name)
@@ -162,13 +173,13 @@ def _write_files(files):
         with open(path, "wb") as f:
             f.write(np.asarray(data, np.uint8).tobytes())
     return directory
-'''
 
-#: overfit_small_batch with a `model_fn` building, with the weights given (chosen in the trusted
-#: process), the MNIST MLP (kind 0) or a model whose output ignores its input (kind 1); returns
-#: (the losses, the accuracy reported, the weights of the last model model_fn built, how many it built).
-OVERFIT_DRIVER = _COMMON + '''
-def _ml4p_driver(kind, weights, x, y, steps, learning_rate):
+
+def overfit_driver(kind, weights, x, y, steps, learning_rate):
+    """overfit_small_batch with a `model_fn` building, with the weights given (chosen in the
+    trusted process), the MNIST MLP (kind 0) or a model whose output ignores its input (kind 1);
+    returns (the losses, the accuracy reported, the weights of the last model model_fn built,
+    how many it built)."""
     import keras
     made = []
 
@@ -188,20 +199,19 @@ def _ml4p_driver(kind, weights, x, y, steps, learning_rate):
                                                        learning_rate=learning_rate)
     trained = tuple(np.array(w) for w in made[-1].get_weights()) if made else ()
     return np.asarray(losses, np.float64), np.asarray(_number(accuracy)), trained, np.asarray(len(made))
-'''
 
-#: warmup_cosine inside tf.function, with an int64 step tensor (as an optimizer calls it).
-SCHEDULE_COMPILED_DRIVER = _COMMON + '''
-def _ml4p_driver(steps, total_steps, warmup_steps, peak, final):
+
+def schedule_compiled_driver(steps, total_steps, warmup_steps, peak, final):
+    """warmup_cosine inside tf.function, with an int64 step tensor (as an optimizer calls it)."""
     schedule = tf.function(lambda s: _student("warmup_cosine")(s, total_steps, warmup_steps, peak, final))
     return np.array([float(schedule(tf.constant(s, tf.int64))) for s in steps])
-'''
 
-#: A model and an Adam optimizer given the state sent in (weights, iterations, moments), saved
-#: by save_checkpoint as `step` with `best`; then checkpoints 1..n of it (best 1 / step) with
-#: max_to_keep=keep in another directory. Returns the files of the two directories, as bytes.
-CHECKPOINT_SAVE_DRIVER = _COMMON + '''
-def _ml4p_driver(weights, iterations, momentums, velocities, step, best, n, keep):
+
+def checkpoint_save_driver(weights, iterations, momentums, velocities, step, best, n, keep):
+    """A model and an Adam optimizer given the state sent in (weights, iterations, moments),
+    saved by save_checkpoint as `step` with `best`; then checkpoints 1..n of it (best 1 / step)
+    with max_to_keep=keep in another directory. Returns the files of the two directories, as
+    bytes."""
     model, optimizer = _fresh(0)
     _assign(model, optimizer, weights, iterations, momentums, velocities)
     directory = _temporary_directory()
@@ -211,14 +221,13 @@ def _ml4p_driver(weights, iterations, momentums, velocities, step, best, n, keep
     for s in range(1, n + 1):
         _student("save_checkpoint")(series, model, optimizer, s, 1.0 / s, keep)
     return saved, _files(series)
-'''
 
-#: restore_checkpoint from a new directory holding the files sent in (a checkpoint the trusted
-#: process wrote), into a fresh model and optimizer; then `extra` more steps of training from the
-#: step it returned. Returns (step, best, weights, iterations, moments, velocities restored, and
-#: the weights after the extra steps).
-CHECKPOINT_RESTORE_DRIVER = _COMMON + '''
-def _ml4p_driver(files, x, y, extra):
+
+def checkpoint_restore_driver(files, x, y, extra):
+    """restore_checkpoint from a new directory holding the files sent in (a checkpoint the
+    trusted process wrote), into a fresh model and optimizer; then `extra` more steps of
+    training from the step it returned. Returns (step, best, weights, iterations, moments,
+    velocities restored, and the weights after the extra steps)."""
     directory = _write_files(files)
     model, optimizer = _fresh(1)
     step, best = _student("restore_checkpoint")(directory, model, optimizer)
@@ -227,22 +236,21 @@ def _ml4p_driver(files, x, y, extra):
     _train(model, optimizer, x, y, first, first + extra)
     return (np.asarray(_number(step)), np.asarray(_number(best)), weights, iterations, momentums, velocities,
             tuple(np.array(v) for v in model.trainable_variables))
-'''
 
-#: No student code: the state sent in, trained for steps first..last-1 (what a resumed run must give).
-CHECKPOINT_REFERENCE_DRIVER = _COMMON + '''
-def _ml4p_driver(weights, iterations, momentums, velocities, x, y, first, last):
+
+def checkpoint_reference_driver(weights, iterations, momentums, velocities, x, y, first, last):
+    """No student code: the state sent in, trained for steps first..last-1 (what a resumed run
+    must give)."""
     model, optimizer = _fresh(4)
     _assign(model, optimizer, weights, iterations, momentums, velocities)
     _train(model, optimizer, x, y, first, last)
     return tuple(np.array(v) for v in model.trainable_variables)
-'''
 
-#: restore_checkpoint from a new directory holding the files sent in (several checkpoints), and
-#: from an empty one into a model given the weights sent in. Returns (step, best; empty: step,
-#: best, the model's weights after the call).
-CHECKPOINT_NEWEST_DRIVER = _COMMON + '''
-def _ml4p_driver(files, weights):
+
+def checkpoint_newest_driver(files, weights):
+    """restore_checkpoint from a new directory holding the files sent in (several checkpoints),
+    and from an empty one into a model given the weights sent in. Returns (step, best; empty:
+    step, best, the model's weights after the call)."""
     model, optimizer = _fresh(2)
     step, best = _student("restore_checkpoint")(_write_files(files), model, optimizer)
     untouched, untouched_optimizer = _fresh(3)
@@ -252,14 +260,17 @@ def _ml4p_driver(files, weights):
                                                               untouched_optimizer)
     return (np.asarray(_number(step)), np.asarray(_number(best)), np.asarray(_number(empty_step)),
             np.asarray(_number(empty_best)), tuple(np.array(v) for v in untouched.trainable_variables))
-'''
 
-#: write_metadata in a fresh git repository (if git runs here: its one commit made with the
-#: message and the dates given, so the trusted process knows its hash) and outside any; returns
-#: the two files' bytes, whether git ran, and sys.argv as JSON bytes, taken before the call.
-METADATA_DRIVER = _COMMON + '''
-def _ml4p_driver(seed, learning_rate, batch_size, name, message, date):
-    import json, os, pathlib, subprocess, sys
+
+def metadata_driver(seed, learning_rate, batch_size, name, message, date):
+    """write_metadata in a fresh git repository (if git runs here: its one commit made with the
+    message and the dates given, so the trusted process knows its hash) and outside any; returns
+    the two files' bytes, whether git ran, and sys.argv as JSON bytes, taken before the call."""
+    import json
+    import os
+    import pathlib
+    import subprocess
+    import sys
 
     def as_bytes(text):
         return np.frombuffer(text.encode(), np.uint8)
@@ -290,12 +301,11 @@ def _ml4p_driver(seed, learning_rate, batch_size, name, message, date):
         path = directory / "run" / "metadata.json"
         files.append(as_bytes(path.read_text()) if path.is_file() else np.zeros(0, np.uint8))
     return files[0], files[1], np.asarray(git), as_bytes(command)
-'''
 
-#: log_metrics at the given steps; returns (metrics.csv's bytes, and the files of the directory:
-#: ((path, bytes), ...), the TensorBoard event files among them).
-METRICS_DRIVER = _COMMON + '''
-def _ml4p_driver(names, steps, values):
+
+def metrics_driver(names, steps, values):
+    """log_metrics at the given steps; returns (metrics.csv's bytes, and the files of the
+    directory: ((path, bytes), ...), the TensorBoard event files among them)."""
     import pathlib
     directory = pathlib.Path(_temporary_directory()) / "run"
     for step, row in zip(steps, values):
@@ -303,7 +313,27 @@ def _ml4p_driver(names, steps, values):
     path = directory / "metrics.csv"
     text = path.read_bytes() if path.is_file() else b""
     return np.frombuffer(text, np.uint8), (_files(directory) if directory.is_dir() else ())
-'''
+
+
+# ------------------------------------------------------------------ source texts
+
+#: The helpers every driver's source holds.
+SHARED = (_student, _fresh, _train, _adam, _assign, _state, _number, _temporary_directory, _files, _write_files)
+
+
+def _driver_source(driver) -> str:
+    """`driver` installed as ``_ml4p_driver``, with the helpers shared by the drivers."""
+    return kernel_source(*SHARED, driver, rename={driver.__name__: DRIVER})
+
+
+OVERFIT_DRIVER = _driver_source(overfit_driver)
+SCHEDULE_COMPILED_DRIVER = _driver_source(schedule_compiled_driver)
+CHECKPOINT_SAVE_DRIVER = _driver_source(checkpoint_save_driver)
+CHECKPOINT_RESTORE_DRIVER = _driver_source(checkpoint_restore_driver)
+CHECKPOINT_REFERENCE_DRIVER = _driver_source(checkpoint_reference_driver)
+CHECKPOINT_NEWEST_DRIVER = _driver_source(checkpoint_newest_driver)
+METADATA_DRIVER = _driver_source(metadata_driver)
+METRICS_DRIVER = _driver_source(metrics_driver)
 
 #: What to pass as ``uses=`` for each driver.
 USES = {
