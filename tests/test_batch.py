@@ -12,7 +12,8 @@ from nbformat.v4 import new_code_cell
 from toy import A, write_materials
 
 from ml4p.course import create_course
-from ml4p.grading.autograde import autograde, failure_file, grades
+from ml4p.grading.autograde import autograde, grades
+from ml4p.grading.cache import failure_file
 from ml4p.grading.submissions import known_submissions, submit
 from ml4p.release import release
 

@@ -3,11 +3,11 @@ import textwrap
 import time
 
 import pytest
+from nbformat.v4 import new_code_cell
+from nbgrader.utils import determine_grade
 
 from ml4p.grading.checks import ChecksProcess, PartReport, part_reports, parts_with_checks, run_checks
 from ml4p.grading.plugin import CheckResult
-from nbgrader.utils import determine_grade
-from nbformat.v4 import new_code_cell
 
 
 def result(part, points, passed, name="a check", message=""):
@@ -233,9 +233,8 @@ def test_part_order_is_the_instructors_notebook_order(tmp_path):
     import nbformat
     from nbformat.v4 import new_notebook
 
+    from ml4p.grading.cache import checks_fingerprint
     from ml4p.grading.checks import part_order
-
-    from ml4p.grading.batch import checks_fingerprint
 
     checks = write_parts(tmp_path, {p: "" for p in ("alpha", "beta", "gamma")})
     assert part_order(checks, "toy") == ["alpha", "beta", "gamma"]  # no source notebook: file order
@@ -269,10 +268,10 @@ def test_cell_timeout_from_nbgraders_command_line(tmp_path):
     """Does `--Execute.timeout=N` on nbgrader's command line override the course's config file (traitlets
     puts the command line over the files)?"""
     from nbgrader.apps import AutogradeApp
+    from toy import write_materials
 
     from ml4p.course import create_course, load_config
     from ml4p.grading.execute import SandboxedExecute
-    from toy import write_materials
 
     course = create_course(tmp_path / "course", materials=write_materials(tmp_path / "materials"), assignments=["toy"])
     config = load_config(course)

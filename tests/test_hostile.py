@@ -33,7 +33,8 @@ from toy import A, write_materials
 
 from ml4p.course import create_course
 from ml4p.grading import sandbox
-from ml4p.grading.autograde import autograde, failure_file, grades
+from ml4p.grading.autograde import autograde, grades
+from ml4p.grading.cache import failure_file
 from ml4p.grading.checks import CHECKS_MIME, part_reports, run_checks
 from ml4p.grading.proxy import RESULT_MIME
 from ml4p.grading.restore import NOTICE

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ml4p.course import find_course, nbgrader_api
+from ml4p.grading import cache
 
 
 @dataclass
@@ -16,7 +17,6 @@ class GradedSubmission:
     ok: bool  # nbgrader finished and wrote the grades
     seconds: float
     error: str = ""  # why it failed, if it did
-    executed_earlier: bool = False  # a killed or earlier run had executed it; only recorded now
 
 
 @dataclass
@@ -49,7 +49,7 @@ def autograde(assignment: str, *, course: Path | str | None = None, student: str
         raise FileNotFoundError(f"no submission of {assignment!r} by {student!r} in {root / 'submitted'}")
     students = [student] if student else submitted_students(root, assignment)
     if not force:
-        students = [s for s in students if not _graded(root, assignment, s)]
+        students = [s for s in students if not cache.graded(root, assignment, s)]
     jobs = max(1, min(jobs, len(students) or 1))
     if cluster:
         executions = _on_cluster(cluster, root, assignment, students, force=force)
@@ -66,9 +66,8 @@ def autograde(assignment: str, *, course: Path | str | None = None, student: str
                 result = api.autograde(assignment, ex.student, force=True, create=True)
                 ok = bool(result.get("success"))
                 error = "" if ok else (ex.error or _last_error(result))
-            _record(root, assignment, ex.student, error)
-            done.append(GradedSubmission(ex.student, assignment, ok, ex.seconds + time.monotonic() - start,
-                                         error, ex.cached))
+            cache.record(root, assignment, ex.student, error)
+            done.append(GradedSubmission(ex.student, assignment, ok, ex.seconds + time.monotonic() - start, error))
             advance(ex.student, ok)
     return done
 
@@ -107,31 +106,6 @@ def _on_cluster(address: str, root: Path, assignment: str, students: list[str], 
                    for sid in students]
         for future in as_completed(futures):
             yield future.result()
-
-
-def _marker(root: Path, assignment: str, student: str) -> Path:
-    return root / ".ml4p" / "graded" / assignment / student
-
-
-def _graded(root: Path, assignment: str, student: str) -> bool:
-    """Graded by an earlier run, after the student's latest submission?"""
-    marker = _marker(root, assignment, student)
-    submitted = root / "submitted" / student / assignment / f"{assignment}.ipynb"
-    return marker.is_file() and submitted.is_file() and marker.stat().st_mtime >= submitted.stat().st_mtime
-
-
-def failure_file(root: Path, assignment: str, student: str) -> Path:
-    """Why a submission could not be graded (absent when it was)."""
-    return root / ".ml4p" / "failed" / assignment / f"{student}.txt"
-
-
-def _record(root: Path, assignment: str, student: str, error: str) -> None:
-    """Mark a submission graded, or record why it failed (then it is retried next run)."""
-    marker, failed = _marker(root, assignment, student), failure_file(root, assignment, student)
-    target, other = (failed, marker) if error else (marker, failed)
-    other.unlink(missing_ok=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(error or time.strftime("%Y-%m-%d %H:%M:%S"))
 
 
 def _last_error(result: dict) -> str:
@@ -190,6 +164,12 @@ def grades(*, course: Path | str | None = None, assignment: str | None = None) -
 
 
 def grades_csv(rows: list[GradeRow]) -> str:
-    lines = ["student,assignment,score,max_score"]
-    lines += [f"{r.student},{r.assignment},{r.score:g},{r.max_score:g}" for r in rows]
-    return "\n".join(lines) + "\n"
+    """The rows as CSV (student, assignment, score, max_score), quoted by the ``csv`` module where a cell needs it."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(["student", "assignment", "score", "max_score"])
+    out.writerows([r.student, r.assignment, f"{r.score:g}", f"{r.max_score:g}"] for r in rows)
+    return buf.getvalue()

@@ -7,8 +7,8 @@ work is split in two:
 1. *execute* (parallel: a process pool, or a Dask cluster): each submission is
    sanitised as nbgrader does, run in its own sandboxed kernel, checked, and
    the executed cells are stored atomically in the course's cache
-   (``<course>/.ml4p/executed/<assignment>/<student>/<notebook>.json``), keyed by a hash
-   of what was executed and of the checks. Nothing is written to the gradebook.
+   (``cache.py``: ``<course>/.ml4p/executed/<assignment>/<student>/<notebook>.json``),
+   keyed by a hash of what was executed and of the checks. Nothing is written to the gradebook.
 2. *record* (serial, this process): nbgrader's own autograde runs per student;
    its execute step (``SandboxedExecute``) finds the cached cells for exactly
    that notebook and uses them, and nbgrader writes the gradebook.
@@ -19,97 +19,32 @@ running again executes only what is missing.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
-from ml4p.grading import files
-
-CACHE_DIR = Path(".ml4p") / "executed"  # inside the course
-
-
-def checks_fingerprint(checks_dir: Path, assignment: str, solutions_dir: Path | None) -> str:
-    """A hash of the hidden checks, the order they grade the parts in, and the oracle: a change to
-    any invalidates the cache."""
-    from ml4p.grading.checks import part_order
-
-    h = hashlib.sha256()
-    h.update(json.dumps(part_order(checks_dir, assignment)).encode())
-    files = sorted((Path(checks_dir) / assignment).rglob("*.py"))
-    files += [Path(checks_dir) / "conftest.py"]
-    if solutions_dir:
-        files.append(Path(solutions_dir) / f"{assignment}.py")
-    for f in files:
-        if f.is_file():
-            h.update(str(f.relative_to(f.parents[1])).encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()
-
-
-def execution_key(nb, fingerprint: str) -> str:
-    """What determines an execution's outcome: every cell's type and source, and the checks."""
-    h = hashlib.sha256(fingerprint.encode())
-    for cell in nb.cells:
-        h.update(cell.cell_type.encode() + b"\0" + cell.source.encode() + b"\0")
-    return h.hexdigest()
-
-
-def cache_file(course: Path, assignment: str, student: str, notebook: str | None = None) -> Path:
-    """Where one notebook's execution is kept (an ml4p assignment has one notebook, named as it is)."""
-    return Path(course) / CACHE_DIR / assignment / student / f"{notebook or assignment}.json"
-
-
-def store(path: Path, key: str, nb, seconds: float) -> None:
-    """Write the executed cells atomically: a reader sees the whole entry or none."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    entry = {"key": key, "seconds": round(seconds, 2),
-             "outputs": [c.get("outputs", []) for c in nb.cells],
-             "execution_counts": [c.get("execution_count") for c in nb.cells]}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(entry))
-    os.replace(tmp, path)
-
-
-def load(path: Path, key: str):
-    """The cached outputs for this exact notebook, or None."""
-    try:
-        entry = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if entry.get("key") != key:
-        return None
-    counts = entry.get("execution_counts") or [None] * len(entry["outputs"])
-    return [(nbformat.from_dict(o), n) for o, n in zip(entry["outputs"], counts)]
-
-
-def apply(nb, executed) -> None:
-    """Put a cached execution (``load``'s (outputs, execution count) per cell) into ``nb``."""
-    for cell, (outputs, count) in zip(nb.cells, executed):
-        if cell.cell_type == "code":
-            cell.outputs = outputs
-            cell.execution_count = count
+from ml4p.course import load_config
+from ml4p.grading import cache, files
+from ml4p.grading.execute import SandboxedExecute, grade_notebook
+from ml4p.grading.restore import sanitize_preprocessors
 
 
 @dataclass
 class Executed:
+    """What executing one submission came to (a worker's answer to the recording process)."""
+
     student: str
     ok: bool
     seconds: float
-    cached: bool = False  # an earlier run had already executed it
     error: str = ""
     refused: bool = False  # unsafe files (links, devices, too much): nbgrader must not see it either
 
 
 def sanitize(course: Path, assignment: str, student: str):
     """The submission as nbgrader's autograde will hand it to the execute step."""
-    from ml4p.course import load_config
-    from ml4p.grading.restore import sanitize_preprocessors
-
     config = load_config(Path(course))
     folder = Path(course) / "submitted" / student / assignment
     nb = nbformat.read(folder / f"{assignment}.ipynb", as_version=4)
@@ -129,8 +64,6 @@ def sanitize(course: Path, assignment: str, student: str):
 def _refuse_duplicate_grade_ids(nb) -> None:
     """nbgrader keeps the first cell of a grade id and empties the others' metadata, then fails on them
     (a KeyError that reads as if cells were deleted): say what happened instead."""
-    from collections import Counter
-
     ids = Counter(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") for cell in nb.cells)
     twice = sorted(f"`{grade_id}` ({n} cells)" for grade_id, n in ids.items() if grade_id and n > 1)
     if twice:
@@ -141,9 +74,6 @@ def _refuse_duplicate_grade_ids(nb) -> None:
 
 def execute_one(course: str, assignment: str, student: str, *, threads: int = 1, force: bool = False) -> Executed:
     """Sanitise, run and check one submission; store the executed cells. Safe to run in parallel."""
-    from ml4p.course import load_config
-    from ml4p.grading.execute import SandboxedExecute, grade_notebook
-
     start = time.monotonic()
     course = Path(course)
     try:
@@ -153,13 +83,13 @@ def execute_one(course: str, assignment: str, student: str, *, threads: int = 1,
     try:
         config = load_config(course)
         settings = SandboxedExecute(config=config)
-        fingerprint = checks_fingerprint(Path(settings.checks_dir), assignment,
-                                         Path(settings.solutions_dir) if settings.solutions_dir else None)
+        fingerprint = cache.checks_fingerprint(Path(settings.checks_dir), assignment,
+                                               Path(settings.solutions_dir) if settings.solutions_dir else None)
         nb, folder = sanitize(course, assignment, student)
-        key = execution_key(nb, fingerprint)
-        path = cache_file(course, assignment, student)
-        if not force and load(path, key) is not None:
-            return Executed(student, True, time.monotonic() - start, cached=True)
+        key = cache.execution_key(nb, fingerprint)
+        path = cache.cache_file(course, assignment, student)
+        if not force and cache.load(path, key) is not None:
+            return Executed(student, True, time.monotonic() - start)  # executed by an earlier run
         limits = settings.limits(threads=threads)
         grade_notebook(nb, assignment=assignment, source_dir=folder, checks_dir=Path(settings.checks_dir),
                        solutions_dir=Path(settings.solutions_dir) if settings.solutions_dir else None,
@@ -167,7 +97,7 @@ def execute_one(course: str, assignment: str, student: str, *, threads: int = 1,
                        data_env=dict(settings.data_env), timeout=settings.cell_timeout(),
                        notebook_timeout=settings.notebook_timeout, checks_timeout=settings.checks_timeout,
                        output_limit=settings.output_limit)
-        store(path, key, nb, time.monotonic() - start)
+        cache.store(path, key, nb, time.monotonic() - start)
         return Executed(student, True, time.monotonic() - start)
     except Exception as exc:  # noqa: BLE001 - a broken submission must not stop the batch
         return Executed(student, False, time.monotonic() - start, error=f"{type(exc).__name__}: {exc}")

@@ -20,7 +20,7 @@ from nbclient import NotebookClient
 from nbformat.v4 import new_output
 from zmq.utils.monitor import recv_monitor_message
 
-from ml4p.grading.proxy import LimitedSockets, PromptReady
+from ml4p.grading.kernel_client import LimitedSockets, PromptReady
 
 _HEAL_SECONDS = 0.2  # how often the notebook client checks that its iopub connection is still there
 PRIVATE_MIME = "application/vnd.ml4p."  # ml4p's own mimetypes: only the grader writes them into a notebook
@@ -76,7 +76,11 @@ class _HealingChannel(AsyncZMQSocketChannel):
 
 
 class CappedKernelClient(PromptReady, LimitedSockets, AsyncKernelClient):
-    """The notebook client's connection: messages far beyond the output limit are dropped unread."""
+    """The notebook client's connection: messages far beyond the output limit are dropped unread.
+
+    Its ``max_message_bytes`` follows from the notebook's output limit: ``execute.grade_notebook``
+    sets it on a subclass per notebook.
+    """
 
     @property
     def iopub_channel(self):

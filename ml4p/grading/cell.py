@@ -18,7 +18,8 @@ def hidden_checks(part: str) -> None:
     if os.environ.get("NBGRADER_EXECUTION") == "autograde":
         raise NotGradedByMl4p(
             f"the hidden checks for {part!r} run only in ml4p's grader: add ml4p's "
-            "preprocessors to nbgrader_config.py (`ml4p init` writes them)"
+            "preprocessors to the course's nbgrader_config.py (`ml4p.course.create_course` "
+            "writes a course's nbgrader_config.py with them)"
         )
     print(f"The hidden checks for `{part}` run when your notebook is graded; "
           "`ml4p validate` runs the visible tests now.")

@@ -20,7 +20,6 @@ from nbformat.v4 import new_output
 
 from ml4p.grading.plugin import CALL_TIMEOUT_ENV, CONNECTION_ENV, NOT_RUN, ORDER_ENV, RESULTS_ENV, CheckResult
 
-
 #: Mimetype of the structured check results kept beside the score in a hidden-check cell's output.
 CHECKS_MIME = "application/vnd.ml4p.checks+json"
 

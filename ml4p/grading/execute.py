@@ -22,8 +22,8 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Dict, Integer, List, Unicode
 
-from ml4p.grading import files, sandbox
-from ml4p.grading.capped_client import PRIVATE_MIME, CappedKernelClient, CappedNotebookClient, drops
+from ml4p.grading import cache, files, sandbox
+from ml4p.grading.capped_client import CappedKernelClient, CappedNotebookClient, drops
 from ml4p.grading.checks import ChecksProcess, PartReport, part_order, part_reports, parts_with_checks
 
 INTERRUPT_GRACE_SECONDS = 5  # after a cell's timeout: how long the interrupted kernel may take to go idle
@@ -90,8 +90,6 @@ class SandboxedExecute(NbGraderPreprocessor):
         return self.preprocess(nb, resources)  # disabled too: then no hidden-check cell keeps its outputs
 
     def preprocess(self, nb, resources):
-        from ml4p.grading import batch
-
         assignment = resources["nbgrader"]["assignment"]
         student = resources["nbgrader"]["student"]
         solutions_dir = Path(self.solutions_dir) if self.solutions_dir else None
@@ -105,16 +103,16 @@ class SandboxedExecute(NbGraderPreprocessor):
             below = Path(os.path.normpath(course.format_path(course.submitted_directory, ".", ".")))
             if os.path.lexists(folder):
                 files.inspect(folder, below=below if below in folder.parents else None)
-            fingerprint = batch.checks_fingerprint(Path(self.checks_dir), assignment, solutions_dir)
-            key = batch.execution_key(nb, fingerprint)
-            cached = batch.cache_file(Path(root), assignment, student, resources["nbgrader"].get("notebook"))
+            fingerprint = cache.checks_fingerprint(Path(self.checks_dir), assignment, solutions_dir)
+            key = cache.execution_key(nb, fingerprint)
+            cached = cache.cache_file(Path(root), assignment, student, resources["nbgrader"].get("notebook"))
         if not self.executes():
             return self._without_executing(nb, resources, cached, key)
         if cached is not None and not self.forced():
             # executed already by a parallel run (ml4p autograde --jobs)?
-            executed = batch.load(cached, key)
+            executed = cache.load(cached, key)
             if executed is not None:
-                batch.apply(nb, executed)
+                cache.apply(nb, executed)
                 self.log.info("ml4p: %s/%s executed earlier, recording it", student, assignment)
                 self._note_missing(nb, assignment, student)
                 return nb, resources
@@ -129,7 +127,7 @@ class SandboxedExecute(NbGraderPreprocessor):
                       outcome.execute_seconds, outcome.checks_seconds,
                       ", ".join(f"{p} {r.score:g}/{r.max_points:g}" for p, r in outcome.reports.items()))
         if cached is not None:  # what ml4p autograde would record for this notebook, too
-            batch.store(cached, key, nb, time.monotonic() - started)
+            cache.store(cached, key, nb, time.monotonic() - started)
         self._note_missing(nb, assignment, student)
         return nb, resources
 
@@ -138,11 +136,9 @@ class SandboxedExecute(NbGraderPreprocessor):
         come only from ml4p's own execution of exactly this notebook (its cache); without one, each
         hidden-check cell says it was not checked, and scores 0: its outputs in the submission are the
         student's to write."""
-        from ml4p.grading import batch
-
         assignment, student = resources["nbgrader"]["assignment"], resources["nbgrader"]["student"]
         cells = hidden_check_cells(nb, parts_with_checks(Path(self.checks_dir), assignment))
-        executed = batch.load(cached, key) if cached is not None else None
+        executed = cache.load(cached, key) if cached is not None else None
         for i in cells:
             if executed is not None:
                 nb.cells[i].outputs = executed[i][0]
@@ -179,11 +175,10 @@ class Outcome:
     reports: dict[str, PartReport]  # part -> report (also written into the notebook)
     execute_seconds: float  # kernel start and the notebook's own cells
     checks_seconds: float  # the hidden checks alone
-    kernel_died: str = ""  # which cell killed the kernel, if one did
 
 
 def grade_notebook(nb, *, assignment: str, source_dir: Path, checks_dir: Path, solutions_dir: Path | None,
-                   limits: sandbox.Limits = sandbox.Limits(), ro_binds=(), data_env=None, timeout: int = 300,
+                   limits: sandbox.Limits | None = None, ro_binds=(), data_env=None, timeout: int = 300,
                    notebook_timeout: int | None = None, checks_timeout: int = 600, output_limit: int = 5_000_000,
                    call_timeout: float | None = None) -> Outcome:
     """Run ``nb`` in a sandboxed kernel, then its hidden checks; fill the hidden-check cells in place.
@@ -201,6 +196,7 @@ def grade_notebook(nb, *, assignment: str, source_dir: Path, checks_dir: Path, s
     check may run (default: ``timeout``, at most 60).
     """
     refuse_kernel(nb)
+    limits = limits or sandbox.Limits()
     data_env = dict(data_env or {})
     ro_binds = [*ro_binds, *{Path(v).absolute() for v in data_env.values() if Path(v).is_file()}]
     kernel_env = {**data_env, **nbgrader_variables()}
@@ -248,7 +244,7 @@ def grade_notebook(nb, *, assignment: str, source_dir: Path, checks_dir: Path, s
     for i, (part, _) in cells.items():
         nb.cells[i].outputs = reports[part].outputs()
         nb.cells[i].execution_count = None
-    return Outcome(reports, execute_seconds, checks_seconds, died)
+    return Outcome(reports, execute_seconds, checks_seconds)
 
 
 class KernelUnavailable(RuntimeError):
@@ -407,6 +403,4 @@ def autograde_preprocessors() -> list:
     return [SandboxedExecute if p is Execute else p for p in Autograde.class_traits()["autograde_preprocessors"].default()]
 
 
-__all__ = ["SandboxedExecute", "Outcome", "grade_notebook", "autograde_preprocessors",
-           "KernelUnavailable",
-           "CappedNotebookClient", "CappedKernelClient", "PRIVATE_MIME"]
+__all__ = ["SandboxedExecute", "Outcome", "grade_notebook", "autograde_preprocessors", "KernelUnavailable"]

@@ -5,8 +5,8 @@ expected values of hidden inputs (they reach students' feedback).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 

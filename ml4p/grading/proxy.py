@@ -10,9 +10,9 @@ private mimetype and are decoded with `np.load(..., allow_pickle=False)` after
 the header has been checked against the data size. Nothing the kernel sends is
 unpickled or executed; anything unexpected is a `BadResult`.
 
-The kernel-side code travels as source with every call and runs in a fresh
-namespace: it relies on nothing the notebook defined, and leaves nothing in the
-notebook's namespace. The one thing it keeps between calls, out of the way of
+The kernel-side code (``_in_kernel.py``, read as text) travels as source with
+every call and runs in a fresh namespace: it relies on nothing the notebook
+defined, and leaves nothing in the notebook's namespace. The one thing it keeps between calls, out of the way of
 the notebook's names, is what it made from trusted source (a reference `energy`
 for `uses`, a `KernelCode` lambda), reused by later calls whose arguments have
 the same types and shapes: a student's `tf.function` that takes it as an
@@ -39,14 +39,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import zmq
-from jupyter_client import BlockingKernelClient, KernelManager
-from jupyter_core.utils import ensure_async, run_sync
+from jupyter_client import BlockingKernelClient
+from jupyter_core.utils import run_sync
+
+from ml4p.grading.kernel_client import LimitedSockets, PromptReady, reply_parts
 
 RESULT_MIME = "application/vnd.ml4p.result+json"
 MAX_RESULT_BYTES = 64 << 20  # total .npy bytes of one result (the checks' largest need a few MB)
 _MAX_MESSAGE_BYTES = MAX_RESULT_BYTES * 4 // 3 + (16 << 20)  # base64 + JSON; larger: dropped
-_QUEUED_MESSAGES = 2  # per socket, in the grader: more wait in the kernel's own memory
 _DECODE_CHUNK = 4 << 20  # base64 characters decoded at a time into the result's array
 _MAX_ERROR_CHARS = 500  # StudentError messages are truncated to this
 _KEEP_OUTPUT_CHARS = 2048  # `last_output` keeps the tail of a call's stdout/stderr
@@ -81,153 +81,9 @@ class KernelCode:
 
 # ---------------------------------------------------------------- kernel side
 
-# Runs in the kernel, in a fresh namespace holding only _REQUEST (JSON text).
-_KERNEL_SOURCE = r'''
-def _ml4p_call(request_json):
-    import base64, io, json, signal
-    import numpy as np
-    from IPython import get_ipython
-    from IPython.display import display
-
-    request = json.loads(request_json)
-    missing = object()
-    modules = {}
-
-    def publish(result):
-        display({request["mime"]: result}, raw=True)
-
-    def tf():
-        if "tf" not in modules:
-            import tensorflow
-            modules["tf"] = tensorflow
-        return modules["tf"]
-
-    def message(error):
-        try:
-            return f"{type(error).__name__}: {error}"[:2000]
-        except Exception:
-            return type(error).__name__
-
-    def decode(node):
-        kind = node["k"]
-        if kind == "npy":
-            value = np.load(io.BytesIO(base64.b64decode(node["b"])), allow_pickle=False)
-            return value[()] if node["scalar"] else value
-        if kind == "py":
-            return node["v"]
-        if kind == "float":
-            return float.fromhex(node["v"])
-        if kind == "complex":
-            return complex(float.fromhex(node["re"]), float.fromhex(node["im"]))
-        if kind == "code":
-            return trusted("code", node["src"],
-                           lambda: eval(node["src"], {"tf": tf(), "np": np, "__name__": "ml4p_grader"}))
-        items = [decode(item) for item in node["items"]]
-        return tuple(items) if kind == "tuple" else items
-
-    class Unusable(Exception):
-        pass
-
-    def encode(value, size):
-        if isinstance(value, (tuple, list)):
-            return [encode(item, size) for item in value]
-        if value is None:
-            raise Unusable("returned None (is a `return` missing?)")
-        array = np.asarray(value.numpy() if hasattr(value, "numpy") else value)
-        if array.dtype.hasobject or array.dtype.kind not in "biufc":
-            what = (f"an array of dtype {array.dtype}" if isinstance(value, np.ndarray)
-                    else f"a value of type {type(value).__name__}")
-            raise Unusable(f"returned {what}, not numbers")
-        buffer = io.BytesIO()
-        np.save(buffer, array, allow_pickle=False)
-        size.append(buffer.tell())
-        if sum(size) > request["limit"]:
-            raise Unusable(f"returned more than {request['limit'] >> 20} MB")
-        return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-    shell = get_ipython()
-    namespace = shell.user_ns
-    name = request["name"]
-    made = getattr(shell, "_ml4p_trusted_objects", None)  # (kind, source, signature) -> object
-    if type(made) is not dict:
-        made = {}
-        try:
-            shell._ml4p_trusted_objects = made
-        except Exception:
-            pass
-
-    def trusted(kind, source, make):
-        """The object made from trusted `source` for calls with this request's argument types."""
-        key = (kind, source, request["signature"])
-        if key not in made:
-            made[key] = make()
-        return made[key]
-
-    def run_source(source):
-        scope = {"tf": tf(), "np": np, "__name__": "ml4p_grader"}
-        exec(source, scope)
-        return scope
-
-    if request["mode"] == "defined":
-        return publish({"ok": True, "values": [encode(callable(namespace.get(name)), [])],
-                        "tuple": False})
-    saved = {}
-    try:
-        for used, source in request["uses"].items():
-            try:
-                replacement = trusted("uses", source, lambda: run_source(source))[used]
-            except Exception as error:
-                return publish({"ok": False, "bad": True,
-                                "error": f"grader code for `{used}` failed: {message(error)}"})
-            saved[used] = namespace.get(used, missing)
-            namespace[used] = replacement
-        function = namespace.get(name, missing)
-        if function is missing:
-            return publish({"ok": False, "error": f"`{name}` is not defined — did you run its cell?"})
-        if not callable(function):
-            return publish({"ok": False,
-                            "error": f"`{name}` is a {type(function).__name__}, not a function"})
-        if saved and hasattr(function, "python_function"):
-            # a trace of its own: the notebook's captured the student's globals
-            python_function = function.python_function
-            key = ("wrap", json.dumps([name, request["uses"]], sort_keys=True), request["signature"])
-            wrapped = made.get(key)
-            if not (type(wrapped) is tuple and len(wrapped) == 2 and wrapped[0] is python_function):
-                wrapped = made[key] = (python_function, tf().function(
-                    python_function, input_signature=getattr(function, "input_signature", None)))
-            function = wrapped[1]
-        args = decode(request["args"])
-        kwargs = {key: decode(node) for key, node in request["kwargs"].items()}
-        try:
-            value = function(*args, **kwargs)
-        except (Exception, SystemExit) as error:
-            return publish({"ok": False, "error": message(error)})
-        try:
-            is_tuple = isinstance(value, (tuple, list))
-            values = encode(value, []) if is_tuple else [encode(value, [])]
-        except Unusable as error:
-            return publish({"ok": False, "bad": True, "error": f"`{name}` {error}"})
-        except Exception as error:
-            return publish({"ok": False, "bad": True,
-                            "error": f"`{name}` returned something unusable: {message(error)}"})
-        return publish({"ok": True, "values": values, "tuple": is_tuple})
-    finally:
-        if saved:  # restore the student's globals, even if interrupted meanwhile
-            pending = []
-            previous = signal.signal(signal.SIGINT, lambda *_: pending.append(1))
-            try:
-                for used, old in saved.items():
-                    if old is missing:
-                        namespace.pop(used, None)
-                    else:
-                        namespace[used] = old
-            finally:
-                signal.signal(signal.SIGINT, previous)
-            if pending:
-                raise KeyboardInterrupt
-
-_ml4p_call(_REQUEST)
-'''
+#: What the kernel executes for a request: the function ``_in_kernel.py`` defines, then its call,
+#: in a fresh namespace holding only ``_REQUEST`` (JSON text).
+_KERNEL_SOURCE = Path(__file__).with_name("_in_kernel.py").read_text(encoding="utf-8") + "\n_ml4p_call(_REQUEST)\n"
 
 
 def _kernel_code(request: dict) -> str:
@@ -359,73 +215,10 @@ def _short(text: Any, trusted_sources: list[str]) -> str:
     return text
 
 
-class LimitedSockets:
-    """Kernel-client mixin: the grader's memory stays bounded whatever the kernel sends.
-
-    Anything in the kernel can send messages of any size, as fast as it likes, on any
-    channel, including while nobody reads them. Every socket of the client (heartbeat
-    too) drops the connection over a message above `max_message_bytes` rather than
-    buffer it, and queues at most `queued_messages` messages: zmq then stops reading, so
-    the rest wait in the kernel's process (its own memory limit), and beyond the kernel's
-    high-water mark its PUB socket drops them. At most (queued + 1) x the largest message
-    per socket, then, rather than one `print` of a gigabyte becoming several in the grader.
-    """
-
-    max_message_bytes = _MAX_MESSAGE_BYTES
-    queued_messages = _QUEUED_MESSAGES
-
-    def start_channels(self, *args, **kwargs):
-        # defaults for every socket this client's own context makes from now on (before connect)
-        self.context.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
-        self.context.setsockopt(zmq.RCVHWM, self.queued_messages)
-        return super().start_channels(*args, **kwargs)
-
-
-class PromptReady:
-    """Kernel-client mixin: ready once the kernel answers a ``kernel_info_request`` on shell
-    and goes idle after it on iopub.
-
-    jupyter_client's ``wait_for_ready`` ends with a fifth of a second of silence on iopub
-    (and a client without a kernel manager first polls the heartbeat every 0.2 s); here
-    the iopub message saying the kernel went idle after *this* request shows that the
-    subscription is live (older messages are told apart by their parent). A subclass binds
-    ``wait_for_ready`` to ``_async_wait_for_ready``, through ``run_sync`` if it blocks.
-    """
-
-    async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
-        deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
-        while True:
-            msg_id = self.kernel_info()
-            reply = await _first(self.shell_channel, msg_id, "kernel_info_reply", deadline)
-            if reply is not None:
-                self._handle_kernel_info_reply(reply)
-                if await _first(self.iopub_channel, msg_id, "status", deadline, state="idle"):
-                    return
-            if isinstance(self.parent, KernelManager) and not await self._async_is_alive():
-                raise RuntimeError("the kernel died before replying to kernel_info")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"no answer within {timeout:g} s")
-
-
-async def _first(channel, msg_id: str, kind: str, deadline: float, state: str | None = None):
-    """The first message of ``kind`` replying to ``msg_id`` within a second (and the deadline)."""
-    until = min(deadline, time.monotonic() + 1.0)
-    while (remaining := until - time.monotonic()) > 0:
-        try:
-            msg = await ensure_async(channel.get_msg(timeout=remaining))
-        except queue.Empty:
-            return None
-        except Exception:  # noqa: BLE001 - the kernel signs its messages, so it can send junk
-            continue
-        got, content = _parts(msg, msg_id)
-        if got == kind and (state is None or content.get("execution_state") == state):
-            return msg
-    return None
-
-
 class _Client(PromptReady, LimitedSockets, BlockingKernelClient):
     """A client that drops (rather than buffers) huge messages from the kernel."""
 
+    max_message_bytes = _MAX_MESSAGE_BYTES
     wait_for_ready = run_sync(PromptReady._async_wait_for_ready)
 
 
@@ -504,7 +297,7 @@ class KernelProxy:
                 return False
             except BadResult:
                 continue
-            kind, content = _parts(msg, msg_id)
+            kind, content = reply_parts(msg, msg_id)
             if kind == "status" and content.get("execution_state") == "idle":
                 return True
         return False
@@ -553,7 +346,7 @@ class KernelProxy:
                     self._dead = "the kernel died"
                     raise KernelDied(f"the kernel died while running `{name}`") from None
                 continue
-            kind, content = _parts(msg, msg_id)
+            kind, content = reply_parts(msg, msg_id)
             if kind == "status" and content.get("execution_state") == "idle":
                 break
             data = content.get("data")
@@ -621,15 +414,6 @@ class KernelProxy:
             raise CallTimeout(f"`{name}` did not return within {timeout:g} s")
         self._dead = f"the kernel did not recover after `{name}` was interrupted"
         raise CallTimeout(f"`{name}` did not return within {timeout:g} s, and did not stop")
-
-
-def _parts(msg: Any, msg_id: str) -> tuple[str | None, dict]:
-    """(type, content) of a message replying to `msg_id`; (None, {}) for any other or junk."""
-    parent = msg.get("parent_header") if isinstance(msg, dict) else None
-    content = msg.get("content") if isinstance(msg, dict) else None
-    if not isinstance(parent, dict) or parent.get("msg_id") != msg_id or not isinstance(content, dict):
-        return None, {}
-    return msg.get("msg_type"), content
 
 
 def _kernel_sources(value: Any) -> list[str]:

@@ -13,13 +13,13 @@ import socket
 import time
 from pathlib import Path
 
-import ml4p
 import nbformat
 import pytest
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, DeadKernelError
 
+import ml4p
 from ml4p.grading import sandbox
 from ml4p.grading.sandbox import Limits, isolation_available, sandboxed_kernel_manager
 
