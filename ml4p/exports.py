@@ -13,26 +13,36 @@ gradescope-autograders.readthedocs.io/en/latest/specs/)::
      "leaderboard": [{"name": "...", "value": 1.0, "order": "desc"}]}
 
 There is no top-level ``max_score`` and no "pending" status in that format: a part
-waiting for manual grading is a test without ``status``, tagged ``pending``.
+waiting for manual grading is a test without ``status``, tagged ``pending``. The format
+is written down as a JSON Schema, ``schemas/gradescope_results.schema.json``, and every
+file is validated against it (``jsonschema``) before it is written.
 """
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
+import reprlib
+from importlib import resources
 from pathlib import Path
+
+from jsonschema import Draft202012Validator, validators
 
 from ml4p.course import find_course
 from ml4p.feedback import LeakError, check_reports, hidden_lines, leaks, submission_text
 
-VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
-STATUSES = ("passed", "failed")
-OUTPUT_FORMATS = ("text", "html", "simple_format", "md", "ansi")
-TOP_KEYS = {"score", "execution_time", "output", "output_format", "test_output_format", "test_name_format",
-            "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}
-TEST_KEYS = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format",
-             "tags", "visibility", "extra_data"}
+SCHEMA = resources.files("ml4p") / "schemas" / "gradescope_results.schema.json"  # Gradescope's "Output format"
+
+
+@functools.cache
+def results_schema() -> dict:
+    """The JSON Schema of Gradescope's results.json, as shipped in ``ml4p/schemas/``."""
+    return json.loads(SCHEMA.read_text(encoding="utf-8"))
+
+
+VISIBILITIES = tuple(results_schema()["$defs"]["visibility"]["enum"])  # who sees a test, and when
 
 
 # --- course grades ----------------------------------------------------------------------------
@@ -106,75 +116,37 @@ def gradescope_results(row, reports: list[dict], *, visibility: str = "after_pub
 
 
 def validate_results(doc) -> list[str]:
-    """What is wrong with ``doc`` as a Gradescope results.json (empty: nothing)."""
-    if not isinstance(doc, dict):
-        return [f"results must be a JSON object, not {type(doc).__name__}"]
-    problems = [f"unknown key {k!r}" for k in sorted(set(doc) - TOP_KEYS)]
-    problems += _typed(doc, "", {"score": _num, "execution_time": _num, "output": _str, "extra_data": _obj,
-                                 "output_format": _one_of(OUTPUT_FORMATS), "test_output_format": _one_of(OUTPUT_FORMATS),
-                                 "test_name_format": _one_of(OUTPUT_FORMATS), "visibility": _one_of(VISIBILITIES),
-                                 "stdout_visibility": _one_of(VISIBILITIES), "tests": _list, "leaderboard": _list})
-    tests = doc.get("tests") if isinstance(doc.get("tests"), list) else []
-    if "score" not in doc and (not tests or any(isinstance(t, dict) and "score" not in t for t in tests)):
-        problems.append("no top-level score, so every test needs a score")
-    for i, t in enumerate(tests):
-        where = f"tests[{i}]"
-        if not isinstance(t, dict):
-            problems.append(f"{where} must be an object")
-            continue
-        problems += [f"{where}: unknown key {k!r}" for k in sorted(set(t) - TEST_KEYS)]
-        problems += _typed(t, f"{where}.", {"score": _num, "max_score": _num, "status": _one_of(STATUSES),
-                                            "name": _str, "name_format": _one_of(OUTPUT_FORMATS),
-                                            "number": _str_or_num, "output": _str,
-                                            "output_format": _one_of(OUTPUT_FORMATS), "tags": _str_list,
-                                            "visibility": _one_of(VISIBILITIES), "extra_data": _obj})
-    for i, entry in enumerate(doc.get("leaderboard") if isinstance(doc.get("leaderboard"), list) else []):
-        if not (isinstance(entry, dict) and _str(entry.get("name")) is None and "value" in entry
-                and set(entry) <= {"name", "value", "order"} and entry.get("order", "desc") in ("asc", "desc")):
-            problems.append(f"leaderboard[{i}] must be {{name, value, order: asc|desc}}")
-    return problems
+    """What is wrong with ``doc`` as a Gradescope results.json (empty: nothing), one sentence per problem.
+
+    The rules are ``schemas/gradescope_results.schema.json``; a number must also be finite
+    (JSON has no NaN or infinity).
+    """
+    errors = sorted(_validator().iter_errors(doc), key=lambda e: [str(p) for p in e.absolute_path])
+    return [_problem(e) for e in errors]
 
 
-def _typed(obj: dict, prefix: str, kinds: dict) -> list[str]:
-    return [f"{prefix}{key}: {why}" for key, check in kinds.items() if key in obj
-            for why in [check(obj[key])] if why]
+@functools.cache
+def _validator():
+    """A validator for the schema whose "number" is a finite number (never a bool, as in JSON Schema)."""
+    finite = Draft202012Validator.TYPE_CHECKER.redefine(
+        "number", lambda checker, x: isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x))
+    return validators.extend(Draft202012Validator, type_checker=finite)(results_schema())
 
 
-def _num(x):
-    ok = isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-    return None if ok else f"{x!r} is not a finite number"
-
-
-def _str(x):
-    return None if isinstance(x, str) else f"{x!r} is not a string"
-
-
-def _str_or_num(x):
-    return None if isinstance(x, str) or _num(x) is None else f"{x!r} is not a string or number"
-
-
-def _obj(x):
-    return None if isinstance(x, dict) else f"{x!r} is not an object"
-
-
-def _list(x):
-    return None if isinstance(x, list) else f"{x!r} is not a list"
-
-
-def _str_list(x):
-    return None if isinstance(x, list) and all(isinstance(s, str) for s in x) else f"{x!r} is not a list of strings"
-
-
-def _one_of(allowed):
-    return lambda x: None if x in allowed else f"{x!r} is not one of {', '.join(allowed)}"
+def _problem(error) -> str:
+    """``tests[0].visibility: 'students' is not one of [...]``, with the schema's reason where it gives one."""
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path).lstrip(".")
+    why = error.schema.get("description") if isinstance(error.schema, dict) else None
+    message = error.message.replace(repr(error.instance), reprlib.repr(error.instance), 1)  # not a whole file
+    return f"{where or 'results'}: {message}" + (f" ({why})" if why else "")
 
 
 def export_gradescope(assignment: str, *, course: Path | str | None = None, out_dir: Path,
                       visibility: str = "after_published") -> list[Path]:
     """``<out_dir>/<student>/results.json`` for every graded submission of ``assignment``.
 
-    Each file is validated against Gradescope's format and checked for hidden-check and
-    oracle source before it is written.
+    Every file is validated against Gradescope's format (the schema) and checked for
+    hidden-check and oracle source before any is written.
     """
     from ml4p.grading.autograde import grades
 
@@ -185,8 +157,8 @@ def export_gradescope(assignment: str, *, course: Path | str | None = None, out_
     if not rows:
         raise FileNotFoundError(f"no graded submissions of {assignment!r} in the gradebook of {root}")
     forbidden = hidden_lines(root, assignment)
-    written = []
-    for row in rows:
+    docs = {}
+    for row in rows:  # every file checked before any is written: a failed export leaves nothing half done
         doc = gradescope_results(row, check_reports(root, assignment, row.student), visibility=visibility)
         problems = validate_results(doc)
         if problems:
@@ -195,8 +167,11 @@ def export_gradescope(assignment: str, *, course: Path | str | None = None, out_
         found = leaks(shown, forbidden, own=submission_text(root, assignment, row.student))
         if found:
             raise LeakError(f"results.json of {row.student} would show hidden source: {found[0]!r}")
-        path = Path(out_dir) / row.student / "results.json"
+        docs[row.student] = doc
+    written = []
+    for student, doc in docs.items():
+        path = Path(out_dir) / student / "results.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(doc, indent=2) + "\n")
+        path.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
         written.append(path)
     return written

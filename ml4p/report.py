@@ -1,61 +1,121 @@
 """The instructor's report: one self-contained HTML file (plots inline as PNG).
 
 - the course grade's distribution, with the pass mark drawn;
-- each assignment's distribution of scores;
+- each assignment's distribution of scores, one plot per assignment;
 - for every hidden check of every assignment, the share of students who passed it,
-  the most-failed first: what the next lecture should revisit.
+  the most-failed first: what the next lecture should revisit. The cases of a
+  parametrised check ("energy matches ... [batch (3,)-float32]") are one row, its
+  variants, so that checks stay apart and every name is shown whole.
+
+The page is rendered from ``templates/report.html.j2`` with autoescaping on: check
+messages hold exception text and student ids come from rubric files, so every
+string on the page is escaped by the template, never by hand.
 """
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import html
 import io
-import math
+import re
+import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from jinja2 import Environment, PackageLoader
 
 from ml4p.course import find_course, load_config
 
 FONT = 13  # points, at 100 dpi: readable at the page's 1100 px width
-LABEL = 55  # characters of a check's label in the bar chart (the table has all of it)
+WRAP = 120  # characters per line of a check's label in the chart (about the plot's width at FONT - 1)
+LINE, BAR, GAP = 0.21, 0.24, 0.14  # inches in the checks chart: a label line, a bar, the space below a bar
+MARGIN = 0.65  # inches below the checks chart's bars: the x axis and its label
+CASE = re.compile(r"^(?P<name>.+) \[(?P<case>[^\[\]]*)\]$")  # "title [callspec id]", as grading.plugin names it
+
+
+@dataclass
+class Variant:
+    """One case of a parametrised check ("batch (3,)-float32")."""
+
+    case: str
+    passed: int = 0
+    total: int = 0
 
 
 @dataclass
 class CheckStat:
+    """One hidden check over the graded students; a student passes it by passing every variant."""
+
     assignment: str
     part: str
-    name: str
+    name: str  # without the case of a parametrised check
     passed: int = 0
     total: int = 0
+    variants: dict[str, Variant] = field(default_factory=dict)  # case -> counts; empty: not parametrised
     failures: Counter = field(default_factory=Counter)  # message -> how many students got it
 
     @property
     def share(self) -> float:
         return self.passed / self.total if self.total else 0.0
 
-    def label(self, *, assignment: bool) -> str:
-        return (f"{self.assignment} · " if assignment else "") + f"{self.part}: {self.name}"
+    @property
+    def label(self) -> str:
+        more = f"  ({len(self.variants)}\u00a0variants)" if self.variants else ""
+        return f"{self.part}: {self.name}{more}"
+
+
+def split_case(name: str) -> tuple[str, str]:
+    """``"energy matches [batch ()-float32]"`` -> ``("energy matches", "batch ()-float32")``; no case: ``""``."""
+    m = CASE.match(name)
+    return (m["name"], m["case"]) if m else (name, "")
+
+
+def tally(submissions: list[tuple[str, list[dict]]]) -> list[CheckStat]:
+    """Every hidden check's pass count, most-failed first, from (assignment, one student's reports) pairs.
+
+    reports: ``feedback.check_reports`` of one student. A name seen with two or more cases
+    is a parametrised check (its cases become variants); a single "[...]" at the end of a
+    name is left as written ("one number in [0, 1]").
+    """
+    cases: dict[tuple[str, str, str], set[str]] = {}
+    for assignment, reports in submissions:
+        for rep in reports:
+            for c in rep["checks"]:
+                name, case = split_case(c["name"])
+                cases.setdefault((assignment, rep["part"], name), set()).add(case)
+    stats: dict[tuple[str, str, str], CheckStat] = {}
+    for assignment, reports in submissions:
+        outcomes: dict[tuple[str, str, str], list[tuple[str, dict]]] = {}
+        for rep in reports:
+            for c in rep["checks"]:
+                name, case = split_case(c["name"])
+                if len(cases[assignment, rep["part"], name]) < 2:
+                    name, case = c["name"], ""
+                outcomes.setdefault((assignment, rep["part"], name), []).append((case, c))
+        for key, results in outcomes.items():
+            _count(stats.setdefault(key, CheckStat(*key)), results)
+    return sorted(stats.values(), key=lambda s: (s.share, s.assignment, s.part, s.name))
+
+
+def _count(s: CheckStat, results: list[tuple[str, dict]]) -> None:
+    """Add one student's results of one check, (case, check summary) per variant, to ``s``."""
+    s.total += 1
+    s.passed += all(c["passed"] for _, c in results)
+    s.failures.update({c["message"] or "(no message)" for _, c in results if not c["passed"]})
+    for case, c in results:
+        if case:
+            v = s.variants.setdefault(case, Variant(case))
+            v.total += 1
+            v.passed += bool(c["passed"])
 
 
 def check_stats(course: Path, assignments: list[str]) -> list[CheckStat]:
     """Every hidden check's pass count over the autograded submissions, most-failed first."""
     from ml4p.feedback import check_reports
 
-    stats: dict[tuple[str, str, str], CheckStat] = {}
-    for a in assignments:
-        for folder in sorted((Path(course) / "autograded").glob(f"*/{a}")):
-            for rep in check_reports(course, a, folder.parent.name):
-                for c in rep["checks"]:
-                    s = stats.setdefault((a, rep["part"], c["name"]), CheckStat(a, rep["part"], c["name"]))
-                    s.total += 1
-                    s.passed += bool(c["passed"])
-                    if not c["passed"]:
-                        s.failures[c["message"] or "(no message)"] += 1
-    return sorted(stats.values(), key=lambda s: (s.share, s.assignment, s.part, s.name))
+    return tally([(a, check_reports(course, a, folder.parent.name)) for a in assignments
+                  for folder in sorted((Path(course) / "autograded").glob(f"*/{a}"))])
 
 
 def instructor_report(*, course: Path | str | None = None, out: Path) -> Path:
@@ -69,33 +129,46 @@ def instructor_report(*, course: Path | str | None = None, out: Path) -> Path:
     assignments = read_gradebook(root).assignments
     rows = grades(course=root)
     stats = check_stats(root, assignments)
-    course_id = load_config(root).CourseDirectory.get("course_id", root.name)
-
-    weights = ", ".join(f"{c} {policy.weights[c]:g} %" for c in policy.weighted())
-    n_pass = sum(s.passed for s in students)
-    n_missing = sum(bool(s.missing) for s in students)
-    body = [f"<h1>Instructor report: {_e(course_id)}</h1>",
-            f"<p class=meta>{dt.datetime.now():%Y-%m-%d %H:%M} · {len(students)} students · weights: {_e(weights)}"
-            f" · pass mark {policy.pass_mark:g} · drop lowest {policy.drop_lowest}</p>",
-            "<h2>Course grade</h2>",
-            f"<p>{n_pass} of {len(students)} students pass; {n_missing} have missing work "
-            "(counted 0, listed below).</p>",
-            _img(_course_figure(students, policy.pass_mark), "histogram of course grades"),
-            "<h2>Assignments</h2>",
-            _img(_assignments_figure(rows, assignments, len(students)), "histograms of assignment scores")
-            if assignments else "<p>No assignments in the gradebook yet.</p>",
-            "<h2>Hidden checks, the most failed first</h2>",
-            "<p>The checks most students fail are what the next lecture should revisit. Red: fewer than half "
-            "of the graded students passed; orange: fewer than 80 %; green: 80 % or more.</p>"]
-    if stats:
-        body += [_img(_checks_figure(stats), "share of students passing each hidden check"), _checks_table(stats)]
-    else:
-        body.append("<p>No hidden-check results yet (nothing autograded).</p>")
-    body += ["<h2>Students who do not pass or miss work</h2>", _students_table(students)]
+    page = _template().render(
+        course_id=load_config(root).CourseDirectory.get("course_id", root.name),
+        now=f"{dt.datetime.now():%Y-%m-%d %H:%M}",
+        students=students, policy=policy,
+        weights=", ".join(f"{c} {policy.weights[c]:g} %" for c in policy.weighted()),
+        n_pass=sum(s.passed for s in students), n_missing=sum(bool(s.missing) for s in students),
+        course_plot=_png(_course_figure(students, policy.pass_mark)),
+        assignments=[_assignment_view(a, rows, len(students)) for a in assignments],
+        checks=[_checks_view(a, [s for s in stats if s.assignment == a]) for a in assignments
+                if any(s.assignment == a for s in stats)],
+        shown=[s for s in students if not s.passed or s.missing])
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(PAGE.format(title=_e(f"{course_id}: instructor report"), body="\n".join(body)), encoding="utf-8")
+    out.write_text(page, encoding="utf-8")
     return out
+
+
+def _template():
+    env = Environment(loader=PackageLoader("ml4p", "templates"), autoescape=True,
+                      trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("report.html.j2")
+
+
+def _assignment_view(assignment: str, rows, n_students: int) -> dict:
+    """An assignment's caption and score histogram (None: nothing graded yet)."""
+    percents = [100 * r.score / r.max_score for r in rows if r.assignment == assignment and r.max_score > 0]
+    mean = f", mean {np.mean(percents):.0f} %" if percents else ""
+    return {"name": assignment, "caption": f"{len(percents)} of {n_students} graded{mean}",
+            "plot": _png(_assignment_figure(percents)) if percents else None}
+
+
+def _checks_view(assignment: str, stats: list[CheckStat]) -> dict:
+    """An assignment's hidden checks, most failed first: the chart and the table's rows."""
+    rows = []
+    for s in stats:
+        common = s.failures.most_common(1)
+        rows.append({"stat": s, "percent": f"{100 * s.share:.0f} %",
+                     "failure": common[0][0] if common else "", "failure_count": common[0][1] if common else 0,
+                     "variants": [f"[{v.case}] {v.passed}/{v.total}" for v in s.variants.values()]})
+    return {"name": assignment, "plot": _png(_checks_figure(stats)), "rows": rows}
 
 
 # --- figures --------------------------------------------------------------------------------
@@ -110,8 +183,7 @@ def _figure(width: float, height: float):
     return fig
 
 
-def _style(ax, title: str, xlabel: str, ylabel: str) -> None:
-    ax.set_title(title, fontsize=FONT + 2)
+def _style(ax, xlabel: str, ylabel: str) -> None:
     ax.set_xlabel(xlabel, fontsize=FONT)
     ax.set_ylabel(ylabel, fontsize=FONT)
     ax.tick_params(labelsize=FONT - 1)
@@ -129,104 +201,58 @@ def _course_figure(students, pass_mark: float):
     ax.axvline(pass_mark, color="black", linestyle="--", linewidth=2, label=f"pass mark {pass_mark:g}")
     ax.set_xlim(0, 100)
     ax.yaxis.get_major_locator().set_params(integer=True)
-    _style(ax, f"Course grade of {len(students)} students", "course grade (0-100)", "students")
+    _style(ax, "course grade (0-100)", "students")
+    ax.set_title(f"Course grade of {len(students)} students", fontsize=FONT + 2)
     fig.legend(loc="outside lower center", ncols=3, fontsize=FONT - 1, frameon=False)  # never over the bars
     return fig
 
 
-def _assignments_figure(rows, assignments: list[str], n_students: int):
-    cols = min(3, len(assignments))
-    nrows = math.ceil(len(assignments) / cols)
-    fig = _figure(11, 3.6 * nrows)
-    for i, a in enumerate(assignments):
-        ax = fig.add_subplot(nrows, cols, i + 1)
-        percents = [100 * r.score / r.max_score for r in rows if r.assignment == a and r.max_score > 0]
-        if percents:
-            ax.hist(percents, bins=np.arange(0, 110, 10), color="#1f77b4", edgecolor="white")
-            ax.yaxis.get_major_locator().set_params(integer=True)
-        else:
-            ax.set_ylim(0, 1)
-            ax.set_yticks([])
-            ax.text(50, 0.5, "nothing graded yet", ha="center", va="center", fontsize=FONT, color="#777")
-        ax.set_xlim(0, 100)
-        mean = f", mean {np.mean(percents):.0f} %" if percents else ""
-        _style(ax, f"{a}: {len(percents)} of {n_students} graded{mean}", "score (% of max)", "students")
+def _assignment_figure(percents: list[float]):
+    """One assignment's histogram; its title is the page's caption (titles side by side ran into each other)."""
+    fig = _figure(5.3, 3.2)
+    ax = fig.add_subplot()
+    ax.hist(percents, bins=np.arange(0, 110, 10), color="#1f77b4", edgecolor="white")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.set_xlim(0, 100)
+    _style(ax, "score (% of max)", "students")
     return fig
 
 
 def _checks_figure(stats: list[CheckStat]):
-    fig = _figure(11, 1.2 + 0.42 * len(stats))
-    ax = fig.add_subplot()
-    y = np.arange(len(stats))[::-1]  # the most failed on top
+    """One bar per check, the most failed on top, its whole label on the lines above its bar.
+
+    Laid out in inches (the y axis runs in inches from the top), so that a label keeps its
+    room however many checks there are.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    labels = [textwrap.wrap(s.label, WRAP) for s in stats]
+    rows = [LINE * len(lines) + BAR + GAP for lines in labels]
+    tops = np.cumsum([0.0, *rows[:-1]])
+    height = sum(rows)
+    fig = Figure(figsize=(11, height + MARGIN + 0.1), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.02, MARGIN / (height + MARGIN + 0.1), 0.96, height / (height + MARGIN + 0.1)))
     shares = [100 * s.share for s in stats]
     colors = ["#d62728" if p < 50 else "#ff7f0e" if p < 80 else "#2ca02c" for p in shares]
-    ax.barh(y, shares, color=colors, height=0.7)
-    for yi, s, p in zip(y, stats, shares):
-        ax.text(min(p, 100) + 1, yi, f"{p:.0f} % ({s.passed}/{s.total})", va="center", fontsize=FONT - 2)
-    several = len({s.assignment for s in stats}) > 1
-    ax.set_yticks(y, [_short(s.label(assignment=several)) for s in stats], fontsize=FONT - 2)
+    for top, lines, s, p, color in zip(tops, labels, stats, shares, colors):
+        bar = top + LINE * len(lines) + BAR / 2  # the bar's centre, right below its label
+        ax.text(0, top, "\n".join(lines), va="top", fontsize=FONT - 1, linespacing=1.15)
+        ax.barh(bar, max(p, 0.3), color=color, height=0.8 * BAR)  # a sliver at 0 %: the row is not empty
+        ax.text(min(p, 100) + 1, bar, f"{p:.0f} % ({s.passed}/{s.total})", va="center", fontsize=FONT - 2)
+    ax.set_ylim(height, 0)
+    ax.set_yticks([])
     ax.set_xlim(0, 115)
     ax.set_xticks(range(0, 101, 20))
-    _style(ax, "", "students who passed (%)", "")
-    fig.suptitle("Students passing each hidden check, the most failed on top", fontsize=FONT + 2)
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    _style(ax, "students who passed (%)", "")
     return fig
 
 
-def _short(text: str) -> str:
-    """Cut in the middle: the end holds a parametrised check's case ("[float32-batch (3,)]")."""
-    if len(text) <= LABEL:
-        return text
-    tail = LABEL // 3
-    return text[:LABEL - tail - 1] + "…" + text[-tail:]
-
-
-def _img(fig, alt: str) -> str:
+def _png(fig) -> str:
+    """The figure as a ``data:`` URL, so that the page needs no other file."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    data = base64.b64encode(buf.getvalue()).decode("ascii")
-    return f'<img alt="{_e(alt)}" src="data:image/png;base64,{data}">'
-
-
-# --- tables ---------------------------------------------------------------------------------
-
-
-def _checks_table(stats: list[CheckStat]) -> str:
-    rows = []
-    for i, s in enumerate(stats, start=1):
-        common = s.failures.most_common(1)
-        why = f"{_e(common[0][0])} <span class=n>({common[0][1]}×)</span>" if common else ""
-        rows.append(f"<tr><td class=r>{i}</td><td>{_e(s.assignment)}</td><td>{_e(s.part)}</td><td>{_e(s.name)}</td>"
-                    f"<td class=r>{s.passed}/{s.total}</td><td class=r>{100 * s.share:.0f} %</td><td>{why}</td></tr>")
-    return ("<table><tr><th>#</th><th>assignment</th><th>part</th><th>check</th><th>passed</th><th>share</th>"
-            "<th>most common failure</th></tr>" + "".join(rows) + "</table>")
-
-
-def _students_table(students) -> str:
-    shown = [s for s in students if not s.passed or s.missing]
-    if not shown:
-        return "<p>Every student passes with all work in.</p>"
-    rows = "".join(f"<tr><td>{_e(s.student)}</td><td class=r>{s.grade:.1f}</td>"
-                   f"<td>{'yes' if s.passed else 'no'}</td><td>{_e('; '.join(s.missing))}</td></tr>" for s in shown)
-    return "<table><tr><th>student</th><th>grade</th><th>passes</th><th>missing</th></tr>" + rows + "</table>"
-
-
-def _e(text) -> str:
-    return html.escape(str(text))
-
-
-PAGE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>
-body {{ font-family: system-ui, -apple-system, "Segoe UI", sans-serif; font-size: 16px; line-height: 1.45;
-       max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }}
-h1 {{ font-size: 1.8em; }} h2 {{ font-size: 1.35em; margin-top: 2em; border-bottom: 1px solid #ccc; }}
-.meta {{ color: #555; }}
-img {{ max-width: 100%; display: block; margin: 1em 0; }}
-table {{ border-collapse: collapse; width: 100%; font-size: 15px; }}
-th, td {{ border: 1px solid #ccc; padding: 4px 8px; vertical-align: top; text-align: left; }}
-th {{ background: #f2f2f2; }} td.r {{ text-align: right; white-space: nowrap; }} .n {{ color: #777; }}
-</style></head>
-<body>
-{body}
-</body></html>
-"""
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

@@ -5,6 +5,7 @@ assignment (no TensorFlow) keeps the graded course to a few seconds.
 """
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import shutil
 from pathlib import Path
@@ -13,8 +14,16 @@ import pytest
 from toy import A, write_materials
 
 from ml4p.course import create_course
-from ml4p.coursegrades import (CoursePolicy, PolicyError, RubricError, Work, combine, course_grades,
-                               load_policy, read_rubric)
+from ml4p.coursegrades import (
+    CoursePolicy,
+    PolicyError,
+    RubricError,
+    Work,
+    combine,
+    course_grades,
+    load_policy,
+    read_rubric,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DUE = dt.datetime(2030, 1, 10, 12, 0)  # naive UTC, as nbgrader stores it
@@ -244,6 +253,22 @@ def test_a_valid_rubric_gives_percentages(tmp_path):
     assert rubric.percent("bob") == pytest.approx(100 * 10 / 15)
     assert rubric.percent("carl") is None
     assert rubric.comments["ann", "depth"] == "nice"
+
+
+def test_a_rubric_written_by_the_csv_module_reads_back_whole(tmp_path):
+    """Student ids and comments with commas, quotes and newlines (as a spreadsheet quotes them): read unchanged?"""
+    rows = [("o'brien, \"bob\"", "clarity", 8, 10, 'figures lack units, "axes" too'),
+            ("o'brien, \"bob\"", "depth", 4, 5, "two\nlines"),
+            ("ann", "clarity", 10, 10, ""), ("ann", "depth", 5, 5, ",")]
+    path = tmp_path / "project.csv"
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "criterion", "score", "max_score", "comment"])
+        writer.writerows(rows)
+    rubric = read_rubric(path)
+    assert sorted(rubric.scores) == ["ann", "o'brien, \"bob\""]
+    assert rubric.percent("o'brien, \"bob\"") == pytest.approx(80.0)
+    assert {key: c for key, c in rubric.comments.items() if c} == {(s, c): m for s, c, _, _, m in rows if m}
 
 
 @pytest.mark.parametrize("text, message", [

@@ -15,12 +15,12 @@ import shutil
 import nbformat
 import pytest
 from test_coursegrades import graded_course
-from toy import A, CHECKS
+from toy import CHECKS, A
 
-from ml4p.coursegrades import course_grades
+from ml4p.coursegrades import StudentGrade, course_grades
 from ml4p.exports import course_grades_csv, export_gradescope, gradescope_results, validate_results
 from ml4p.feedback import LeakError, feedback
-from ml4p.grading.autograde import GradeRow
+from ml4p.grading.autograde import GradeRow, grades_csv
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +105,27 @@ def test_grades_csv_has_components_grade_pass_and_missing(course):
     assert rows["ghost"]["grade"] == "0.00" and rows["ghost"]["assignments"] == "missing"
 
 
+AWKWARD = ['o\'brien, "bob"', "a,b", 'say "hi"', "two\nlines"]  # student ids and comments a naive join breaks
+
+
+def test_grades_csv_round_trips_commas_and_quotes():
+    """Does every cell of the gradebook CSV, commas, quotes and newlines included, read back unchanged?"""
+    rows = [GradeRow(sid, "hw, 1", 1.5, 2.0) for sid in AWKWARD]
+    got = list(csv.reader(io.StringIO(grades_csv(rows))))
+    assert got == [["student", "assignment", "score", "max_score"]] + [[sid, "hw, 1", "1.5", "2"] for sid in AWKWARD]
+
+
+def test_course_grades_csv_round_trips_commas_and_quotes():
+    """Do student ids and missing-work names with commas or quotes survive the course-grades CSV?"""
+    rows = [StudentGrade(sid, {"assignments": 50.0, "project": None}, {}, 20.0, False,
+                         missing_components=["project"], missing_assignments=['hw "2", late'])
+            for sid in AWKWARD]
+    got = list(csv.DictReader(io.StringIO(course_grades_csv(rows))))
+    assert [r["student"] for r in got] == AWKWARD
+    assert {r["missing"] for r in got} == {'project; assignment hw "2", late'}
+    assert {r["project"] for r in got} == {"missing"}
+
+
 # --- Gradescope -------------------------------------------------------------------------------
 
 
@@ -185,9 +206,9 @@ def test_the_documented_example_is_valid():
     (lambda d: d["tests"][0].update(score=float("nan")), "tests[0].score"),
     (lambda d: d["tests"][0].update(max_score=True), "tests[0].max_score"),
     (lambda d: d["tests"][0].update(tags="tag1"), "tags"),
-    (lambda d: d.update(max_score=50), "unknown key 'max_score'"),
-    (lambda d: d["tests"][0].update(message="x"), "unknown key 'message'"),
-    (lambda d: (d.pop("score"), d["tests"][0].pop("score")), "every test needs a score"),
+    (lambda d: d.update(max_score=50), "'max_score' was unexpected"),
+    (lambda d: d["tests"][0].update(message="x"), "tests[0]: Additional properties are not allowed ('message'"),
+    (lambda d: (d.pop("score"), d["tests"][0].pop("score")), "every test needs its own score"),
     (lambda d: d.update(tests={"name": "x"}), "tests"),
     (lambda d: d.update(output=["a", "b"]), "output"),
     (lambda d: d["leaderboard"][1].update(order="up"), "leaderboard[1]"),
@@ -201,5 +222,36 @@ def test_a_broken_results_json_is_rejected(change, words):
 
 
 def test_results_must_be_an_object():
-    """Is a JSON list instead of an object rejected?"""
-    assert validate_results([DOCS_EXAMPLE]) == ["results must be a JSON object, not list"]
+    """Is a JSON list instead of an object rejected, in a message of bounded length?"""
+    (problem,) = validate_results([DOCS_EXAMPLE])
+    assert problem.startswith("results: [") and problem.endswith("is not of type 'object'")
+    assert len(problem) < len(json.dumps(DOCS_EXAMPLE))
+
+
+def test_the_schema_ships_with_the_package_and_is_a_valid_schema():
+    """Is the schema file found inside the installed package, and itself a valid JSON Schema?"""
+    from importlib import resources
+
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads((resources.files("ml4p") / "schemas" / "gradescope_results.schema.json").read_text())
+    Draft202012Validator.check_schema(schema)
+    assert set(schema["$defs"]["test"]["properties"]) >= {"score", "max_score", "name", "number", "output", "tags",
+                                                         "visibility", "status"}
+
+
+def test_export_refuses_a_results_file_that_breaks_the_schema(course, tmp_path, monkeypatch):
+    """If a results.json came out wrong, is nothing written and the error clear: the student, the key, the rule?"""
+    import ml4p.exports
+
+    def pending_status(row, reports, **kw):  # wrong for the last student only: nobody's file may be written
+        doc = gradescope_results(row, reports, **kw)
+        if row.student == "scalar-only":
+            doc["tests"][0]["status"] = "pending"
+        return doc
+
+    monkeypatch.setattr(ml4p.exports, "gradescope_results", pending_status)
+    with pytest.raises(ValueError, match=r"results.json of scalar-only is not in Gradescope's format: "
+                                         r"tests\[0\]\.status: 'pending' is not one of \['passed', 'failed'\]"):
+        export_gradescope(A, course=course, out_dir=tmp_path / "gs")
+    assert not list(tmp_path.rglob("results.json"))
