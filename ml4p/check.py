@@ -69,10 +69,13 @@ def judge(student: str, assignment: str, loses: tuple[str, ...] | None, row: Gra
     return verdict
 
 
-def grade_known_submissions(course: Path, assignment: str, *, jobs: int = 1, progress: bool = True
-                            ) -> tuple[list[Verdict], list[GradedSubmission]]:
-    """Release ``assignment``, submit its known submissions, autograde, and judge."""
-    release(assignment, course=course)
+def grade_known_submissions(course: Path, assignment: str, *, jobs: int = 1, progress: bool = True,
+                            force_release: bool = False) -> tuple[list[Verdict], list[GradedSubmission]]:
+    """Release ``assignment``, submit its known submissions, autograde, and judge.
+
+    ``force_release``: release even before the due dates of the assignments it builds on.
+    """
+    release(assignment, course=course, force=force_release)
     subs = known_submissions(course, assignment)
     for student, (nb, _) in subs.items():
         submit(course, student, assignment, nb)
@@ -96,5 +99,7 @@ def check(assignment: str, *, materials: Path | None = None, keep: Path | None =
     with tempfile.TemporaryDirectory(prefix="ml4p-check-") as tmp:
         course = create_course(Path(keep or tmp), materials=materials or materials_root(),
                                assignments=[assignment])
-        verdicts, _ = grade_known_submissions(course, assignment, jobs=jobs, progress=progress)
+        # A scratch course that no student sees has no semester: nothing to wait for before releasing.
+        verdicts, _ = grade_known_submissions(course, assignment, jobs=jobs, progress=progress,
+                                              force_release=True)
     return verdicts

@@ -77,9 +77,15 @@ def cmd_demo(args) -> int:
 
 
 def cmd_release(args) -> int:
-    from ml4p.release import release
+    from rich.markup import escape
 
-    folder = release(args.assignment, course=args.course)
+    from ml4p.release import ReleaseRefused, release
+
+    try:
+        folder = release(args.assignment, course=args.course, force=args.force)
+    except ReleaseRefused as exc:  # a decision, not a broken course: exit 1, not 2
+        errors.print(f"[red]ml4p release:[/] {escape(str(exc))}")
+        return 1
     console.print(f"released {args.assignment} to {folder}")
     return 0
 
@@ -212,6 +218,8 @@ def parser() -> argparse.ArgumentParser:
 
     s = add("release", cmd_release, "make the student version of an assignment (nbgrader generate_assignment)")
     s.add_argument("assignment")
+    s.add_argument("--force", action="store_true",
+                   help="release even before the due dates of the assignments it builds on")
     s.add_argument("--course", default=".", help="course directory (default: the current one)")
 
     s = add("autograde", cmd_autograde, "grade submissions in sandboxed kernels with the hidden checks")
