@@ -1,22 +1,20 @@
-"""The MNIST assignment's hidden checks against its solution, blank release and known mistakes.
+"""The MNIST assignment: its oracle, and the data set its checked course grades on.
 
 Offline (no MNIST on the machine) the course runs on ml4p's synthetic digits, and the
 accuracy check says so in its name; with MNIST available it is graded on MNIST.
 """
 import pytest
 
-from ml4p import cli
 from ml4p.course import load_config
 from ml4p.grading.execute import SandboxedExecute
 
 
 @pytest.mark.slow
-def test_ml4p_check_mnist(tmp_path, capsys):
-    """Does every known MNIST submission get what it should (solution full, blank 0, mistakes their parts)?"""
-    course = tmp_path / "course"
-    assert cli.main(["check", "mnist", "--keep", str(course), "--quiet"]) == 0, capsys.readouterr().out
-    data_env = SandboxedExecute(config=load_config(course)).data_env
-    assert set(data_env) in ({"ML4P_MNIST"}, {"ML4P_DIGITS"})  # the course says which data it graded on
+def test_checked_course_says_which_data_it_graded_on(checked_course):
+    """Does the course that `ml4p check mnist` graded in (test_assignments.py judges its grades) name
+    its data set, MNIST or the synthetic stand-in, for the kernel and the checks?"""
+    data_env = SandboxedExecute(config=load_config(checked_course("mnist").root)).data_env
+    assert set(data_env) in ({"ML4P_MNIST"}, {"ML4P_DIGITS"})
 
 
 def _oracle():
@@ -44,7 +42,7 @@ def test_oracle_mlp_gradients_are_the_losss():
     eps = 1e-6
     for k, w in enumerate(weights):
         for index in [tuple(rng.integers(0, n) for n in w.shape) for _ in range(3)]:
-            def loss(delta):
+            def loss(delta, k=k, index=index):
                 shifted = [v.copy() for v in weights]
                 shifted[k][index] += delta
                 return oracle.cross_entropy(oracle.mlp_logits(shifted, x), y)
