@@ -23,9 +23,9 @@ import os
 import time
 
 import numpy as np
+from common import cpu_seconds
 
 import ml4p  # noqa: F401 - quiet TensorFlow before it is imported
-from common import cpu_seconds
 
 BETA = 10.0
 WIDTH = 0.05

@@ -30,9 +30,9 @@ import argparse
 import time
 
 import numpy as np
+from common import cpu_seconds
 
 import ml4p  # noqa: F401 - quiet TensorFlow before it is imported
-from common import cpu_seconds
 
 LEARNING_RATE = 2e-3  # the notebook's: CosineDecay from 2e-3 to 0 over all steps
 SEED = 0
@@ -147,9 +147,9 @@ def jax_training():
 
     def init(key):
         params = []
-        for key, n_in, n_out in zip(jax.random.split(key, len(sizes) - 1), sizes[:-1], sizes[1:]):
+        for layer_key, n_in, n_out in zip(jax.random.split(key, len(sizes) - 1), sizes[:-1], sizes[1:]):
             limit = np.sqrt(6 / (n_in + n_out))  # Glorot uniform, as Keras's Dense
-            params.append((jax.random.uniform(key, (n_in, n_out), jnp.float32, -limit, limit),
+            params.append((jax.random.uniform(layer_key, (n_in, n_out), jnp.float32, -limit, limit),
                            jnp.zeros(n_out, jnp.float32)))
         return params
 
@@ -233,7 +233,7 @@ def measure(epochs: int = 10, batch_size: int = 128, repeat: int = 2, n_train: i
     data = {key: (prepare(train), prepare((test_images, test_labels))[0]) for key, (prepare, _) in impls.items()}
     best = {key: (np.inf, np.inf) for key in impls}
     accuracy, history = {}, {}
-    for r in range(repeat):
+    for _ in range(repeat):
         for key, (_, run) in impls.items():
             (x, y), x_test = data[key]
             wall, cpu = time.perf_counter(), cpu_seconds()

@@ -11,7 +11,6 @@ import json
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -167,11 +166,12 @@ def test_cpu_hungry_neighbour(tmp_path):
     (each sandbox its cgroup's share of the cores)?"""
     import copy
 
+    from nbformat.v4 import new_code_cell
+
     from ml4p.course import create_course
     from ml4p.grading.autograde import autograde
     from ml4p.grading.submissions import known_submissions, submit
     from ml4p.release import release
-    from nbformat.v4 import new_code_cell
 
     course = create_course(tmp_path / "course", materials=write_materials(tmp_path / "materials"), assignments=[A])
     with open(course / "nbgrader_config.py", "a") as f:

@@ -2,8 +2,14 @@
 import numpy as np
 import pytest
 
-from ml4p.grading.numerics import (CheckFailed, assert_close, assert_dtype, directional_gradient_error,
-                                   random_orthogonal, relative_error)
+from ml4p.grading.numerics import (
+    CheckFailed,
+    assert_close,
+    assert_dtype,
+    directional_gradient_error,
+    random_orthogonal,
+    relative_error,
+)
 
 
 def test_assert_close_accepts_float32_rounding():

@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 from reference_tf import USES
 
-from ml4p.grading.numerics import (assert_close, assert_dtype, assert_finite, directional_gradient_error,
-                                   fail, random_orthogonal)
+from ml4p.grading.numerics import (
+    assert_close,
+    assert_dtype,
+    assert_finite,
+    directional_gradient_error,
+    fail,
+    random_orthogonal,
+)
 from solutions import coulomb_gas as oracle
 
 USE = USES["forces"]

@@ -12,9 +12,9 @@ whether a model can be dreamed into every digit depends on the model (one traine
 shuffled labels answers almost the same for every input), and `dream` should not lose
 points for mistakes in `train`.
 """
+import data_sets
 import numpy as np
 import pytest
-import data_sets
 from reference_tf import DRIVER, USES
 
 from ml4p.grading.numerics import assert_finite, fail

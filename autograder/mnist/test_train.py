@@ -19,9 +19,9 @@ The data come from `ml4p.data.load_digits()` in this trusted process (the grader
 sets the same ML4P_MNIST / ML4P_DIGITS as for the kernel): the test labels never
 enter the kernel.
 """
+import data_sets
 import numpy as np
 import pytest
-import data_sets
 from reference_tf import DRIVER, USES
 
 from ml4p.data import MNIST_NAME, SYNTHETIC_NAME

@@ -6,8 +6,15 @@ differences are also compared with TensorFlow's own, `tf.test.compute_gradient`.
 """
 import numpy as np
 import pytest
-from reference_tf import (FIRST_ROW, PAIR_SUM, REVERSE_ROWS, RIGHT_CUSTOM_GRADIENT, SMOOTH, WRONG_FACTOR_GRADIENT,
-                          WRONG_OFFSET_GRADIENT)
+from reference_tf import (
+    FIRST_ROW,
+    PAIR_SUM,
+    REVERSE_ROWS,
+    RIGHT_CUSTOM_GRADIENT,
+    SMOOTH,
+    WRONG_FACTOR_GRADIENT,
+    WRONG_OFFSET_GRADIENT,
+)
 
 from ml4p.grading.numerics import assert_finite, fail
 from solutions import tuning as oracle
