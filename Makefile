@@ -10,7 +10,7 @@ demo: system install
 
 # The project's tests (410 in a clean clone, 3 of them skipped without MNIST: 18–20 min on a 2-core machine).
 test: system install-dev
-	$(PYTHON) -m pytest -q
+	$(PYTHON) -m pytest -q --durations=15
 
 install:
 	$(PYTHON) -m pip install -q -e '.[cpu]'
