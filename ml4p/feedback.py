@@ -109,6 +109,15 @@ class FeedbackExporter(HTMLExporter):
         if self.sanitizer is None:
             self.sanitizer = self.register_preprocessor(FeedbackSanitizer(parent=self), enabled=True)
 
+    #: Long lines of text output (a check's message, a traceback) wrap instead of scrolling off the page.
+    WRAP_TEXT = ("<style>div.output_text pre, div.output_stream pre, div.output_error pre "
+                 "{ white-space: pre-wrap !important; word-break: normal !important; overflow-wrap: anywhere; }</style>")
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        html, resources = super().from_notebook_node(nb, resources, **kw)
+        # the template's own </head> comes first: the student's cells are in <body>, sanitised
+        return html.replace("</head>", self.WRAP_TEXT + "</head>", 1), resources
+
     @pass_context
     def markdown2html(self, context, source):
         """nbconvert's own rendering of Markdown, then the sanitizer's bleach over the HTML it made

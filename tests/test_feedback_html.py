@@ -27,7 +27,7 @@ from test_exports import visible_text
 from toy import A
 
 from ml4p.course import CONFIG_FILE, nbgrader_api
-from ml4p.feedback import UnsafePageError, feedback, payloads
+from ml4p.feedback import FeedbackExporter, UnsafePageError, feedback, payloads
 
 S = "xss"  # the student
 
@@ -281,3 +281,11 @@ def test_no_payload_runs_in_a_browser(safe_page, unsafe_page):
     assert re.findall(r"<x-pwned-([a-z]+)", dom) == []
     assert re.search(r"<title>\s*toy\s*</title>", dom)
     assert "Hidden checks for `double`: 2 / 2 points" in visible_text(dom)
+
+
+def test_long_report_lines_wrap_instead_of_running_off_the_page(safe_page):
+    """Does the page carry, in the template's <head> (before anything of the student's), the style that wraps
+    long lines of text output such as a check's message?"""
+    head = safe_page.read_text().split("<body", 1)[0]
+    assert FeedbackExporter.WRAP_TEXT in head
+    assert "white-space: pre-wrap" in FeedbackExporter.WRAP_TEXT
