@@ -68,7 +68,7 @@ def graded_course(tmp_path_factory) -> Path:
     for sid in ("reference", "blank", "mistake-adds"):
         submit(course, sid, A, subs[sid][0], when=on_time.replace(tzinfo=dt.timezone.utc))
     submit(course, "late", A, subs["reference"][0], when=late.replace(tzinfo=dt.timezone.utc))
-    scalar_only = Mistake("scalar_only", "doubles scalars only", ("double",), SCALAR_ONLY, "double")
+    scalar_only = Mistake("scalar_only", ("double",), SCALAR_ONLY, "double")
     submit(course, "scalar-only", A, with_mistake(subs["reference"][0], scalar_only),
            when=on_time.replace(tzinfo=dt.timezone.utc))
     done = autograde(A, course=course, jobs=2, progress=False)

@@ -56,7 +56,7 @@ def test_a_mistake_may_answer_several_cells(course):
               'def _zeros(x):\n    return tf.zeros_like(x)\n\n\n'
               'def forces(x):\n    return _zeros(x)\n\n\n'
               'def energy(x):\n    return tf.reduce_sum(_zeros(x), axis=(-2, -1))\n')
-    mistake = Mistake("zeros", "Zeros everywhere.", ("energy", "forces"), source, "_zeros", ("energy", "forces"))
+    mistake = Mistake("zeros", ("energy", "forces"), source, "_zeros", ("energy", "forces"))
     reference = known_submissions(course, "coulomb_gas")["reference"][0]
     nb = with_mistake(reference, mistake)
     changed = [i for i, (a, b) in enumerate(zip(nb.cells, reference.cells)) if a.source != b.source]

@@ -38,7 +38,6 @@ DEGENERATE_AT_MOST = 0.1  # of a part's points, for a degenerate mistake
 @dataclass(frozen=True)
 class Mistake:
     name: str  # file stem, e.g. "double_counted_pairs"
-    description: str  # the docstring's first line
     loses: tuple[str, ...]  # parts that must lose points
     source: str  # code appended to the solution cells
     function: str  # the first function it defines
@@ -54,7 +53,6 @@ def load_mistakes(checks_dir: Path, assignment: str) -> list[Mistake]:
     for path in sorted((Path(checks_dir) / assignment / "mistakes").glob("*.py")):
         source = path.read_text()
         tree = ast.parse(source, filename=str(path))
-        doc = (ast.get_docstring(tree) or path.stem).strip().splitlines()[0]
         loses, degenerate = None, False
         functions = []
         for node in tree.body:
@@ -75,7 +73,7 @@ def load_mistakes(checks_dir: Path, assignment: str) -> list[Mistake]:
             degenerate = (degenerate,)
         if not isinstance(degenerate, tuple) or not set(degenerate) <= set(loses):
             raise ValueError(f"{path}: DEGENERATE is True, False, or some of the parts in LOSES")
-        mistakes.append(Mistake(path.stem, doc, loses, source, functions[0], degenerate))
+        mistakes.append(Mistake(path.stem, loses, source, functions[0], degenerate))
     return mistakes
 
 
