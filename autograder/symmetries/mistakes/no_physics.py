@@ -1,0 +1,28 @@
+"""No physics at all: a layer that moves nothing, zero energies and forces, a zero wave function."""
+LOSES = ("egnn_layer", "energy_model", "antisymmetric")
+DEGENERATE = True
+
+
+def egnn_layer(features, width, dtype="float32"):
+    class StandsStill(EGNNLayer):
+        def call(self, x, h):
+            return x + 0 * x, h + 0 * h
+
+    return StandsStill(features, width, dtype)
+
+
+def energy_model(features, width, depth, dtype="float32"):
+    class ZeroEnergy(EnergyModel):
+        def call(self, x):
+            return tf.zeros(tf.shape(x)[:1], x.dtype)
+
+    return ZeroEnergy(features, width, depth, dtype)
+
+
+def forces(model, x):
+    return tf.zeros_like(tf.convert_to_tensor(x))
+
+
+def slater_determinant(x):
+    x = tf.convert_to_tensor(x)
+    return tf.zeros(tf.shape(x)[:-1], x.dtype)
