@@ -17,7 +17,7 @@ import pytest
 
 from ml4p.course import create_course, materials_root
 from ml4p.grading.checks import parts_with_checks
-from ml4p.grading.submissions import SOLUTION_MARKERS, load_mistakes, with_mistake
+from ml4p.grading.submissions import SOLUTION_MARKERS, load_mistakes, split_at_markers, with_mistake
 from ml4p.release import release
 
 ROOT = materials_root()
@@ -124,29 +124,14 @@ def released(tmp_path_factory):
 
 def public_text(nb) -> str:
     """The source notebook without what lies between the solution markers: what students see anyway."""
-    kept = []
-    for cell in nb.cells:
-        inside = False
-        for line in cell.source.splitlines():
-            if SOLUTION_MARKERS.match(line):
-                inside = not inside
-            elif not inside:
-                kept.append(line)
-    return "\n".join(kept)
+    return "\n".join(split_at_markers(nb)[0])
 
 
 def solution_lines(nb) -> list[str]:
     """Distinctive lines between the solution markers that the public part does not hold."""
     public = public_text(nb)
-    lines = []
-    for cell in nb.cells:
-        inside = False
-        for line in cell.source.splitlines():
-            if SOLUTION_MARKERS.match(line):
-                inside = not inside
-            elif inside and len(line.strip()) >= DISTINCTIVE and line.strip() not in public:
-                lines.append(line.strip())
-    return lines
+    return [line.strip() for line in split_at_markers(nb)[1]
+            if len(line.strip()) >= DISTINCTIVE and line.strip() not in public]
 
 
 def hidden_lines(assignment: str, nb) -> list[str]:

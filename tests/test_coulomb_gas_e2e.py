@@ -30,7 +30,7 @@ from ml4p.course import materials_root
 from ml4p.grading import sandbox
 from ml4p.grading.autograde import grades
 from ml4p.grading.checks import parts_with_checks
-from ml4p.grading.submissions import SOLUTION_MARKERS, known_submissions, submit
+from ml4p.grading.submissions import known_submissions, split_at_markers, submit
 
 A = "coulomb_gas"
 ROOT = materials_root()
@@ -221,14 +221,7 @@ def solution_lines(course: Path) -> list[str]:
     """Distinctive lines between the solution markers (not elsewhere in the public notebook)."""
     source = nbformat.read(course / "source" / A / f"{A}.ipynb", as_version=4)
     public = public_text(course)
-    lines = []
-    for cell in source.cells:
-        inside = False
-        for line in cell.source.splitlines():
-            if SOLUTION_MARKERS.match(line):
-                inside = not inside
-            elif inside and len(line.strip()) > 25 and line.strip() not in public:
-                lines.append(line.strip())
+    lines = [line.strip() for line in split_at_markers(source)[1] if len(line.strip()) > 25 and line.strip() not in public]
     assert len(lines) > 10
     return lines
 
@@ -236,15 +229,7 @@ def solution_lines(course: Path) -> list[str]:
 def public_text(course: Path) -> str:
     """The source notebook without its solutions: what students may see anyway."""
     source = nbformat.read(course / "source" / A / f"{A}.ipynb", as_version=4)
-    kept = []
-    for cell in source.cells:
-        inside = False
-        for line in cell.source.splitlines():
-            if SOLUTION_MARKERS.match(line):
-                inside = not inside
-            elif not inside:
-                kept.append(line)
-    return "\n".join(kept)
+    return "\n".join(split_at_markers(source)[0])
 
 
 def hidden_lines(course: Path) -> list[str]:

@@ -35,6 +35,19 @@ SOLUTION_MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 DEGENERATE_AT_MOST = 0.1  # of a part's points, for a degenerate mistake
 
 
+def split_at_markers(nb) -> tuple[list[str], list[str]]:
+    """The notebook's source lines outside and inside the solution markers (markers left out)."""
+    outside, inside = [], []
+    for cell in nb.cells:
+        within = False
+        for line in cell.source.splitlines():
+            if SOLUTION_MARKERS.match(line):
+                within = not within
+            else:
+                (inside if within else outside).append(line)
+    return outside, inside
+
+
 @dataclass(frozen=True)
 class Mistake:
     name: str  # file stem, e.g. "double_counted_pairs"
