@@ -20,6 +20,12 @@ the particles commute with the layer.
 The energy model: h_i = (1, ..., 1) for every particle, `depth` layers, then
 E = sum_i psi(h_i) with a readout MLP psi (Dense-silu, Dense to one number).
 
+The fit: n charges in the 2D trap of the Coulomb-gas assignment, H = U + sum_i |x_i|^2 with
+U = sum_{i<j} 1/|x_i - x_j|, sampled by Metropolis at inverse temperature beta. A
+translation-invariant model can only learn U (the trap is not translation invariant, and is
+known: it is added by hand). The plain model it is compared with is an MLP on the flattened
+coordinates (Dense-silu, Dense-silu, Dense to one number).
+
 The antisymmetric part: n spinless fermions in the harmonic trap V = x^2 / 2 (one
 dimension, hbar = m = omega = 1) occupy the n lowest Hermite functions
 psi_a(x) = (2^a a! sqrt(pi))^{-1/2} H_a(x) exp(-x^2/2), a = 0..n-1; the Slater
@@ -34,6 +40,9 @@ silu(a), mlp(weights, a, last="linear")     the MLPs, one input vector at a time
 egnn_layer(weights, x, h)                   one layer: (x', h'), x (B, n, dim), h (B, n, F)
 energy(weights, x, features)                the energy model's E, shape (B,)
 forces(weights, x, features)                -grad E by centred differences, shape of x
+pair_energy(x)                              U = sum_{i<j} 1/|x_i - x_j|, x (..., n, dim) -> (...)
+coulomb_samples(n, dim, beta, count, seed)  configurations (count, n, dim) of the trapped gas, by Metropolis
+flat_mlp_energy(weights, x)                 the plain MLP's energies, weights (k0, b0, k1, b1, k2, b2)
 slater_determinant(x)                       x (B, n) -> (B,), by the Vandermonde formula
 hermite_functions(x, count)                 psi_0..psi_{count-1} at each x, by recursion
 layer_weights(rng, features, width)         random weights for a layer, {name: (k0, b0, k1, b1)}
@@ -102,6 +111,43 @@ def forces(weights, x, features, step=1e-5):
             dx[:, i, k] = step
             f[:, i, k] = -(energy(weights, x + dx, features) - energy(weights, x - dx, features)) / (2 * step)
     return f
+
+
+def pair_energy(x):
+    """U = sum_{i<j} 1/|x_i - x_j|, pair by pair. x: (..., n, dim) -> (...) float64."""
+    x = np.asarray(x, dtype=np.float64)
+    n = x.shape[-2]
+    u = np.zeros(x.shape[:-2])
+    for i in range(n):
+        for j in range(i + 1, n):
+            u = u + 1.0 / np.linalg.norm(x[..., i, :] - x[..., j, :], axis=-1)
+    return u
+
+
+def coulomb_samples(n, dim, beta, count, seed, steps=300, width=0.3):
+    """`count` independent configurations (count, n, dim) of the trapped Coulomb gas at `beta`:
+    the last states of `count` Metropolis chains run `steps` sweeps from a Gaussian start,
+    every particle of a chain moved at once (the sampler of the Coulomb-gas assignment)."""
+    rng = np.random.default_rng(seed)
+
+    def energy(y):
+        return pair_energy(y) + np.sum(y**2, axis=(-2, -1))
+
+    x = rng.normal(scale=0.7, size=(count, n, dim))
+    e = energy(x)
+    for _ in range(steps):
+        proposal = x + width * rng.normal(size=x.shape)
+        e_new = energy(proposal)
+        accept = np.log(rng.uniform(size=count)) < -beta * (e_new - e)
+        x[accept], e[accept] = proposal[accept], e_new[accept]
+    return x
+
+
+def flat_mlp_energy(weights, x):
+    """The plain MLP on the flattened coordinates: Dense-silu, Dense-silu, Dense(1). x: (B, n, dim) -> (B,)."""
+    k0, b0, k1, b1, k2, b2 = (np.asarray(w, dtype=np.float64) for w in weights)
+    a = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    return (silu(silu(a @ k0 + b0) @ k1 + b1) @ k2 + b2)[:, 0]
 
 
 def hermite_functions(x, count):

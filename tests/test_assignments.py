@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 import functools
 import importlib
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -100,12 +102,17 @@ def test_every_part_has_known_mistakes(assignment):
     assert not undegenerate, f"parts without a DEGENERATE mistake: {undegenerate}"
 
 
-def test_oracle_imports(assignment):
-    """Does solutions/<a>.py import (the checks import it as `from solutions import <a>`)?"""
+def test_oracle_imports(assignment, tmp_path):
+    """Does solutions/<a>.py import, in the tree and in a course made for <a> alone (where the
+    checks import it as `from solutions import <a>`, and no other assignment's oracle is)?"""
     assert (ROOT / "solutions" / f"{assignment}.py").is_file(), f"no oracle solutions/{assignment}.py"
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     importlib.import_module(f"solutions.{assignment}")
+    course = create_course(tmp_path / "course", assignments=[assignment])
+    alone = subprocess.run([sys.executable, "-c", f"from solutions import {assignment}"], cwd=course,
+                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(course)})
+    assert alone.returncode == 0, f"the oracle does not import in a course of its own: {alone.stderr[-500:]}"
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,8 @@
 
 * ``egnn_layer``: the reference layer, swapped in for the student's while `energy_model`
   is graded, so that a mistake in the layer costs points in `egnn_layer` only.
+* ``energy_model`` and ``mlp_energy_model``: the two models the student's `fit_energy` trains
+  while `fit` is graded (built by the driver, so no mistake of parts 1 and 2 matters there).
 * drivers, installed as ``_ml4p_driver``: they build the student's layer or model in the
   kernel, load into it weights the check chose, run it on the inputs the check sent
   and return arrays only: the weights the object holds afterwards, its outputs. The
@@ -56,6 +58,42 @@ def egnn_layer(features, width, dtype="float32"):
     return ReferenceLayer()
 
 
+def energy_model(features, width, depth, dtype="float32"):
+    import keras
+
+    class ReferenceModel(keras.Model):
+        def __init__(self):
+            super().__init__(dtype=dtype)
+            self.blocks = [egnn_layer(features, width, dtype) for _ in range(depth)]
+            self.readout = keras.Sequential([keras.layers.Dense(width, activation="silu", dtype=dtype),
+                                             keras.layers.Dense(1, dtype=dtype)])
+
+        def call(self, x):
+            h = tf.ones(tf.concat([tf.shape(x)[:-1], [features]], axis=0), dtype=x.dtype)
+            for block in self.blocks:
+                x, h = block(x, h)
+            return tf.reduce_sum(self.readout(h)[..., 0], axis=-1)
+
+    return ReferenceModel()
+
+
+def mlp_energy_model(n, dim, width, dtype="float32"):
+    import keras
+
+    class FlatMLP(keras.Model):
+        def __init__(self):
+            super().__init__(dtype=dtype)
+            self.net = keras.Sequential([keras.layers.Reshape((n * dim,)),
+                                         keras.layers.Dense(width, activation="silu", dtype=dtype),
+                                         keras.layers.Dense(width, activation="silu", dtype=dtype),
+                                         keras.layers.Dense(1, dtype=dtype)])
+
+        def call(self, x):
+            return self.net(x)[:, 0]
+
+    return FlatMLP()
+
+
 # ------------------------------------------------------------------ shared by the drivers
 
 
@@ -102,10 +140,11 @@ def layer_driver(features, width, dtype, weights, xs, hs):
     layer = _student("egnn_layer")(features, width, dtype)
     layer(tf.constant(xs[0], dtype), tf.constant(hs[0], dtype))
     held = _load(layer, weights)
-    outs = [layer(tf.constant(x, dtype), tf.constant(h, dtype)) for x, h in zip(xs, hs)]
+    k, b = len(xs), len(xs[0])  # all K batches in one call: configurations do not interact
+    x_new, h_new = layer(tf.constant(np.concatenate(xs), dtype), tf.constant(np.concatenate(hs), dtype))
     compiled = tf.function(lambda x, h: layer(x, h))(tf.constant(xs[0], dtype), tf.constant(hs[0], dtype))
-    return (held, np.stack([np.asarray(o[0]) for o in outs]), np.stack([np.asarray(o[1]) for o in outs]),
-            np.asarray(compiled[0]), np.asarray(compiled[1]))
+    return (held, np.asarray(x_new).reshape(k, b, *np.shape(x_new)[1:]),
+            np.asarray(h_new).reshape(k, b, *np.shape(h_new)[1:]), np.asarray(compiled[0]), np.asarray(compiled[1]))
 
 
 def model_driver(features, width, depth, dtype, weights, readout, xs):
@@ -124,10 +163,30 @@ def model_driver(features, width, depth, dtype, weights, readout, xs):
         raise AttributeError("the model has no Keras MLP `readout`: the grader reads its weights")
     head.set_weights([np.asarray(a) for a in readout])
     head_held = tuple(np.asarray(w) for w in head.get_weights())
-    energies = np.stack([np.asarray(model(tf.constant(x, dtype))) for x in xs])
-    forces = np.stack([np.asarray(_student("forces")(model, tf.constant(x, dtype))) for x in xs])
+    every = tf.constant(np.concatenate(xs), dtype)  # all K batches in one call: configurations do not interact
+    energies = np.asarray(model(every)).reshape(len(xs), -1)
+    forces = np.asarray(_student("forces")(model, every)).reshape(np.shape(xs))
     compiled = np.asarray(tf.function(lambda x: model(x))(tf.constant(xs[0], dtype)))
     return held, head_held, energies, forces, compiled
+
+
+def fit_driver(kind, shape, x, e, steps, batch_size, learning_rate, seed):
+    """A fresh reference model, `kind` "egnn" (shape: features, width, depth) or "mlp" (shape:
+    n, dim, width), seeded with `seed`, trained by the student's
+    `fit_energy(model, x, e, steps, batch_size, learning_rate)`; returns (the weights the model
+    holds then, flat, in the order of `get_weights`, the losses returned, as float64)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = energy_model(*shape, "float32") if kind == "egnn" else mlp_energy_model(*shape, "float32")
+    model(tf.constant(x[:1]))
+    losses = _student("fit_energy")(model, x, e, steps, batch_size, learning_rate)
+    try:
+        losses = np.asarray([float(value) for value in np.ravel(np.asarray(losses, dtype=object))])
+    except (TypeError, ValueError) as error:
+        raise TypeError("fit_energy should return the loss of each step (a list or an array of "
+                        f"numbers): {error}") from None
+    return tuple(np.asarray(w) for w in model.get_weights()), losses
 
 
 # ------------------------------------------------------------------ source texts
@@ -143,5 +202,7 @@ EGNN_LAYER = kernel_source(egnn_layer)
 USES = {
     "egnn_layer": {DRIVER: _driver_source(layer_driver)},
     "energy_model": {"egnn_layer": EGNN_LAYER, DRIVER: _driver_source(model_driver)},
+    "fit": {DRIVER: kernel_source(_student, egnn_layer, energy_model, mlp_energy_model, fit_driver,
+                                  rename={"fit_driver": DRIVER})},
     "antisymmetric": {},
 }
