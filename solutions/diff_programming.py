@@ -13,6 +13,16 @@ sigmoid_forward(z), sigmoid_backward(z, g)   s = 1 / (1 + e^-z) and g s (1 - s)
 mse_forward(pred, t), mse_backward(pred, t)  the mean of (pred - t)^2 over all elements, its gradient
 network_loss_and_gradients(params, x, t)     loss and (gw1, gb1, gw2, gb2) of
                                              sigmoid(x w1 + b1) w2 + b2, params = (w1, b1, w2, b2)
+
+Part 2, through an eigensolver (v: (n,) potential on a grid of spacing dx, hard walls, hbar = m = 1):
+hamiltonian(v, dx)                           the (n, n) three-point matrix, element by element
+ground_state(v, dx)                          (E_0, rho = psi_0^2 / dx) by np.linalg.eigh
+box_levels, box_ground_density,              exact answers: particle in a box of length (n + 1) dx,
+harmonic_levels, harmonic_ground_density     harmonic oscillator
+density_loss(v, target, dx)                  sum |rho - target| dx
+density_vjp(v, dx, u)                        sum_x u(x) d rho(x) / d v, perturbation theory state by state
+density_loss_gradient(v, target, dx)         d density_loss / d v from density_vjp
+triangle_problem(n, centre, half_width)      the course's inverse problem: (x, dx, target, v0)
 """
 from __future__ import annotations
 
@@ -104,3 +114,94 @@ def network_loss_and_gradients(params, x, target):
     grad_h, gw2, gb2 = dense_backward(h, w2, mse_backward(pred, target))
     _, gw1, gb1 = dense_backward(x, w1, sigmoid_backward(z, grad_h))
     return mse_forward(pred, target), (gw1, gb1, gw2, gb2)
+
+
+# ------------------------------------------------------------------ ground_state
+
+#: Units: hbar = m = 1. A grid of n points x_0 < ... < x_{n-1} with spacing dx; the wave
+#: function vanishes at the two points just outside (hard walls), so the box has length
+#: L = (n + 1) dx.
+
+
+def hamiltonian(v, dx):
+    """H = -1/2 d^2/dx^2 (three-point differences, hard walls) + diag(v), (n, n) float64."""
+    v = np.asarray(v, dtype=np.float64)
+    n = len(v)
+    h = np.zeros((n, n))
+    for i in range(n):
+        h[i, i] = 1.0 / dx**2 + v[i]
+        if i + 1 < n:
+            h[i, i + 1] = h[i + 1, i] = -0.5 / dx**2
+    return h
+
+
+def ground_state(v, dx):
+    """(E_0, rho): the lowest eigenvalue and rho = psi_0^2 / dx, psi_0 its unit eigenvector,
+    so that sum(rho) * dx = 1."""
+    e, psi = np.linalg.eigh(hamiltonian(v, dx))
+    return float(e[0]), psi[:, 0] ** 2 / dx
+
+
+def box_levels(n, dx, count):
+    """E_k = (k pi)^2 / (2 L^2), k = 1..count: the continuum box of length L = (n + 1) dx."""
+    length = (n + 1) * dx
+    return np.array([(k * np.pi) ** 2 / (2 * length**2) for k in range(1, count + 1)])
+
+
+def box_ground_density(n, dx):
+    """rho(x_j) = (2 / L) sin^2(pi (j + 1) / (n + 1)): the continuum box's ground state on the grid."""
+    length = (n + 1) * dx
+    j = np.arange(n)
+    return 2 / length * np.sin(np.pi * (j + 1) / (n + 1)) ** 2
+
+
+def harmonic_levels(omega, count):
+    """E_k = (k + 1/2) omega, k = 0..count-1."""
+    return (np.arange(count) + 0.5) * omega
+
+
+def harmonic_ground_density(x, omega):
+    """rho(x) = sqrt(omega / pi) exp(-omega x^2)."""
+    return np.sqrt(omega / np.pi) * np.exp(-omega * np.asarray(x) ** 2)
+
+
+# ------------------------------------------------------------------ inverse_problem
+
+def density_loss(v, target, dx):
+    """dx * sum |rho - target|: the L1 distance of the ground-state density from the target
+    (the course notebook's sum |psi_0^2 - phi^2| for unit vectors psi_0 and phi)."""
+    return float(dx * np.sum(np.abs(ground_state(v, dx)[1] - np.asarray(target))))
+
+
+def density_vjp(v, dx, u):
+    """sum_x u(x) d rho(x) / d v(y), written out from first-order perturbation theory, state by
+    state: d psi_0 / d v(y) = sum_{k > 0} psi_k psi_k(y) psi_0(y) / (E_0 - E_k), rho = psi_0^2 / dx."""
+    e, psi = np.linalg.eigh(hamiltonian(v, dx))
+    u = np.asarray(u, dtype=np.float64)
+    g = np.zeros(len(e))
+    for k in range(1, len(e)):
+        overlap = np.sum(u * psi[:, 0] * psi[:, k])
+        g += 2 / dx * overlap / (e[0] - e[k]) * psi[:, k] * psi[:, 0]
+    return g
+
+
+def density_loss_gradient(v, target, dx):
+    """d density_loss / d v (where no rho(x) equals target(x) exactly)."""
+    rho = ground_state(v, dx)[1]
+    return density_vjp(v, dx, dx * np.sign(rho - np.asarray(target)))
+
+
+def triangle_problem(n, centre=0.0, half_width=0.5):
+    """The course notebook's inverse problem on n points: (x, dx, target density, start v0).
+
+    x: n points on [-1, 1) (the end point left out), dx = 2 / n; the target wave function is
+    the triangle 1 - |x - centre| / (2 half_width) where |x - centre| < half_width, 0
+    elsewhere (the course's: centre 0, half-width 1/2); the target density is its square,
+    normalised to sum * dx = 1; the start is the harmonic potential v0 = x^2 / 2.
+    """
+    x = np.linspace(-1.0, 1.0, n, endpoint=False)
+    dx = 2.0 / n
+    distance = np.abs(x - centre)
+    phi = np.where(distance < half_width, 1.0 - distance / (2 * half_width), 0.0)
+    target = phi**2 / (np.sum(phi**2) * dx)
+    return x, dx, target, 0.5 * x**2
