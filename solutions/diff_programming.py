@@ -23,6 +23,13 @@ density_loss(v, target, dx)                  sum |rho - target| dx
 density_vjp(v, dx, u)                        sum_x u(x) d rho(x) / d v, perturbation theory state by state
 density_loss_gradient(v, target, dx)         d density_loss / d v from density_vjp
 triangle_problem(n, centre, half_width)      the course's inverse problem: (x, dx, target, v0)
+
+Part 3, a CNOT gate by optimal control (u (N, K) float64, h0 (d, d), hk (K, d, d) Hermitian):
+propagator(u, dt, h0, hk)                    exp(-i dt H_N) ... exp(-i dt H_1), H_j = h0 + sum_k u[j, k] hk[k]
+infidelity(u, dt, h0, hk)                    1 - |Tr(CNOT^dagger U)|^2 / d^2
+infidelity_gradient(u, dt, h0, hk)           its gradient, written out (no autodiff)
+infidelity_hessian(u, dt, h0, hk)            (N K, N K), index j K + k, centred differences of the gradient
+optimal_controls(u0, dt, h0, hk)             a zero of the infidelity near u0 (SciPy's BFGS)
 """
 from __future__ import annotations
 
@@ -205,3 +212,117 @@ def triangle_problem(n, centre=0.0, half_width=0.5):
     phi = np.where(distance < half_width, 1.0 - distance / (2 * half_width), 0.0)
     target = phi**2 / (np.sum(phi**2) * dx)
     return x, dx, target, 0.5 * x**2
+
+
+# ------------------------------------------------------------------ optimal_control
+
+#: The CNOT gate, first qubit the control, basis |q1 q2> = |00>, |01>, |10>, |11>.
+CNOT = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]], dtype=np.complex128)
+_PAULI = {"I": np.eye(2), "X": np.array([[0, 1], [1, 0]]), "Y": np.array([[0, -1j], [1j, 0]]),
+          "Z": np.diag([1.0, -1.0])}
+
+
+def pauli(word: str) -> np.ndarray:
+    """The two-qubit Pauli operator of a two-letter word, e.g. "ZZ" or "XI" (4 x 4, complex128)."""
+    return np.kron(_PAULI[word[0]], _PAULI[word[1]]).astype(np.complex128)
+
+
+#: The notebook's system: exchange-coupled qubits, ZZ drift, X and Y drives on each qubit.
+COUPLING = 1.0
+H0 = COUPLING / 2 * pauli("ZZ")
+HK = np.stack([pauli(w) for w in ("XI", "YI", "IX", "IY")])
+
+
+def _slice_hamiltonians(u, h0, hk):
+    """H_j = h0 + sum_k u[j, k] hk[k] for each slice j: (N, d, d)."""
+    u = np.asarray(u, dtype=np.float64)
+    return np.asarray(h0)[None] + np.einsum("jk,kab->jab", u, np.asarray(hk))
+
+
+def _eigh(h):
+    """Eigenvalues and eigenvectors of a Hermitian matrix (symmetrised against round-off)."""
+    return np.linalg.eigh((h + h.conj().T) / 2)
+
+
+def slice_propagators(u, dt, h0=H0, hk=HK):
+    """exp(-i dt H_j) for each slice, by diagonalising the Hermitian H_j: (N, d, d)."""
+    out = []
+    for h in _slice_hamiltonians(u, h0, hk):
+        w, v = _eigh(h)
+        out.append((v * np.exp(-1j * dt * w)) @ v.conj().T)
+    return np.array(out)
+
+
+def propagator(u, dt, h0=H0, hk=HK):
+    """U = exp(-i dt H_N) ... exp(-i dt H_1): the first slice acts first, so it stands on the right."""
+    d = np.shape(h0)[0]
+    total = np.eye(d, dtype=np.complex128)
+    for step in slice_propagators(u, dt, h0, hk):
+        total = step @ total
+    return total
+
+
+def infidelity(u, dt, h0=H0, hk=HK, target=CNOT):
+    """1 - |Tr(target^dagger U)|^2 / d^2: zero exactly when U is the target up to a global phase."""
+    d = np.shape(h0)[0]
+    overlap = np.trace(np.asarray(target).conj().T @ propagator(u, dt, h0, hk))
+    return float(1 - abs(overlap) ** 2 / d**2)
+
+
+def infidelity_gradient(u, dt, h0=H0, hk=HK, target=CNOT):
+    """d infidelity / d u[j, k], (N, K), written out (no autodiff): the derivative of each slice's
+    exponential in the eigenbasis of H_j (the divided differences of exp(-i dt lambda)), placed
+    between the propagators before and after that slice."""
+    u = np.asarray(u, dtype=np.float64)
+    hk = np.asarray(hk)
+    d = np.shape(h0)[0]
+    steps = slice_propagators(u, dt, h0, hk)
+    n = len(steps)
+    before = [np.eye(d, dtype=np.complex128)]  # before[j] = U_{j-1} ... U_1
+    for step in steps:
+        before.append(step @ before[-1])
+    after = [np.eye(d, dtype=np.complex128)] * n  # after[j] = U_N ... U_{j+1}
+    acc = np.eye(d, dtype=np.complex128)
+    for j in range(n - 1, -1, -1):
+        after[j] = acc
+        acc = acc @ steps[j]
+    target_h = np.asarray(target).conj().T
+    overlap = np.trace(target_h @ before[n])
+    grad = np.zeros(u.shape)
+    for j, h in enumerate(_slice_hamiltonians(u, h0, hk)):
+        w, v = _eigh(h)
+        phases = np.exp(-1j * dt * w)
+        gap = w[:, None] - w[None, :]
+        same = np.abs(gap) < 1e-12
+        divided = np.where(same, -1j * dt * phases[:, None],
+                           (phases[:, None] - phases[None, :]) / np.where(same, 1.0, gap))
+        outer = before[j] @ target_h @ after[j]  # Tr(C^dag L dU R) = Tr(R C^dag L dU)
+        for k in range(hk.shape[0]):
+            d_step = v @ (divided * (v.conj().T @ hk[k] @ v)) @ v.conj().T
+            grad[j, k] = -2 / d**2 * np.real(np.conj(overlap) * np.trace(outer @ d_step))
+    return grad
+
+
+def infidelity_hessian(u, dt, h0=H0, hk=HK, target=CNOT, h=1e-5):
+    """The (N K) x (N K) Hessian, index j K + k, by centred differences of the written-out gradient."""
+    u = np.asarray(u, dtype=np.float64)
+    m = u.size
+    out = np.zeros((m, m))
+    for i in range(m):
+        e = np.zeros(m)
+        e[i] = h
+        e = e.reshape(u.shape)
+        out[:, i] = ((infidelity_gradient(u + e, dt, h0, hk, target)
+                      - infidelity_gradient(u - e, dt, h0, hk, target)) / (2 * h)).ravel()
+    return out
+
+
+def optimal_controls(u0, dt, h0=H0, hk=HK, target=CNOT, tol=1e-13):
+    """Controls near u0 that minimise the infidelity (BFGS on the written-out gradient)."""
+    from scipy.optimize import minimize
+
+    u0 = np.asarray(u0, dtype=np.float64)
+    result = minimize(lambda x: infidelity(x.reshape(u0.shape), dt, h0, hk, target), u0.ravel(),
+                      jac=lambda x: infidelity_gradient(x.reshape(u0.shape), dt, h0, hk, target).ravel(),
+                      method="BFGS", options={"gtol": tol, "maxiter": 5000})
+    return result.x.reshape(u0.shape)

@@ -65,3 +65,51 @@ def test_course_problem_starts_where_the_course_does():
     _, dx, target, v0 = oracle.triangle_problem(300)
     assert abs(oracle.density_loss(v0, target, dx) - 0.38652714355091977) < 1e-12
     assert abs(np.sum(target) * dx - 1) < 1e-12
+
+
+def random_system(rng, k=3):
+    a = rng.normal(size=(k + 1, 4, 4)) + 1j * rng.normal(size=(k + 1, 4, 4))
+    h = (a + np.conj(np.swapaxes(a, -1, -2))) / 2
+    return h[0], h[1:]
+
+
+def test_propagator_without_controls_is_the_drift():
+    """No controls: U = exp(-i T ZZ / 2), so the infidelity is 1 - cos^2(T / 2) / 4 (J = 1)."""
+    u = np.zeros((8, 4))
+    np.testing.assert_allclose(oracle.propagator(u, 0.25), np.diag(np.exp(-1j * np.array([1, -1, -1, 1]))), atol=1e-13)
+    assert abs(oracle.infidelity(u, 0.25) - (1 - np.cos(1.0) ** 2 / 4)) < 1e-13
+
+
+def test_propagator_is_ordered_and_unitary():
+    """The later slice stands on the left; the product is unitary."""
+    rng = np.random.default_rng(2)
+    h0, hk = random_system(rng)
+    u = rng.normal(size=(2, 3))
+    first, second = (oracle.propagator(u[j:j + 1], 0.3, h0, hk) for j in (0, 1))
+    np.testing.assert_allclose(oracle.propagator(u, 0.3, h0, hk), second @ first, atol=1e-13)
+    assert not np.allclose(second @ first, first @ second, atol=1e-3)
+    big = oracle.propagator(3 * rng.normal(size=(20, 3)), 0.5, h0, hk)
+    np.testing.assert_allclose(big.conj().T @ big, np.eye(4), atol=1e-12)
+
+
+def test_infidelity_gradient_against_differences():
+    """The written-out gradient (divided differences in each slice's eigenbasis) equals centred differences."""
+    rng = np.random.default_rng(3)
+    h0, hk = random_system(rng)
+    u = rng.normal(size=(6, 3))
+    for _ in range(3):
+        direction = rng.normal(size=u.shape)
+        numeric = centred_difference(lambda p: oracle.infidelity(p, 0.3, h0, hk), u, direction, h=1e-5)
+        np.testing.assert_allclose(np.sum(oracle.infidelity_gradient(u, 0.3, h0, hk) * direction), numeric,
+                                   rtol=1e-7, atol=1e-11)
+
+
+def test_optimum_and_its_hessian():
+    """BFGS reaches the CNOT gate; the Hessian there is symmetric, positive and of rank 15 (SU(4))."""
+    u = oracle.optimal_controls(np.random.default_rng(4).normal(size=(5, 4)), 0.8)
+    assert oracle.infidelity(u, 0.8) < 1e-12
+    hessian = oracle.infidelity_hessian(u, 0.8)
+    np.testing.assert_allclose(hessian, hessian.T, atol=1e-8 * np.abs(hessian).max())
+    values = np.linalg.eigvalsh((hessian + hessian.T) / 2)
+    assert values.min() > -1e-6 * values.max()
+    assert int(np.sum(values > 1e-6 * values.max())) == 15
