@@ -8,7 +8,7 @@ COURSE ?= demo-course
 demo: system install
 	$(PYTHON) -m ml4p.cli demo --course $(COURSE)
 
-# The project's tests (498 in a clean clone, 3 of them skipped without MNIST: about 15 min on a 2-core machine).
+# The project's tests (509 in a clean clone, 3 of them skipped without MNIST: about 25 min on a 2-core machine).
 test: system install-dev
 	$(PYTHON) -m pytest -q --durations=15
 
