@@ -4,11 +4,13 @@ import pytest
 
 from ml4p.grading.numerics import (
     CheckFailed,
+    as_array,
     assert_close,
     assert_dtype,
     directional_gradient_error,
     random_orthogonal,
     relative_error,
+    returned,
 )
 
 
@@ -66,3 +68,14 @@ def test_gradient_check_tells_right_from_wrong():
 def test_relative_error_is_scale_free():
     """Is the error of 1e6 vs 1.000001e6 the same as that of 1 vs 1.000001?"""
     assert relative_error([1e6 * 1.000001], [1e6]) == pytest.approx(relative_error([1.000001], [1.0]))
+
+
+def test_returned_checks_the_count_and_makes_numbers_arrays():
+    """A tuple of the right length comes back with numbers as 0-d arrays; anything else fails, saying what came."""
+    energy, density = returned((np.float64(1.5), np.ones(3)), 2, what="ground_state")
+    assert isinstance(energy, np.ndarray) and energy.shape == () and energy.dtype == np.float64
+    assert density.shape == (3,)
+    assert as_array(2.0).shape == () and as_array("text") == "text" and as_array(True) is True
+    for wrong, said in [(np.ones(3), "one value"), ((1.0, 2.0, 3.0), "a tuple of 3")]:
+        with pytest.raises(CheckFailed, match=f"ground_state should return a tuple of 2 items; it returned {said}"):
+            returned(wrong, 2, what="ground_state")

@@ -11,20 +11,12 @@ but the inputs; every verdict is computed here.
 import numpy as np
 import pytest
 
-from ml4p.grading.numerics import assert_close, fail
+from ml4p.grading.numerics import assert_close, fail, returned
 from solutions import diff_programming as oracle
 
 DENSE = "test_dense_backward_matches_oracle"
 NETWORK = "test_network_matches_oracle"
 NAMES = ("w1", "b1", "w2", "b2")
-
-
-def parts(result, n, what):
-    """`result` as a tuple of n items, or a failure saying what came back instead."""
-    if not isinstance(result, tuple) or len(result) != n:
-        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else "one array"
-        fail(f"{what} should return a tuple of {n} items; it returned {got}")
-    return result
 
 
 def network_params(rng, n_in, n_hidden, n_out):
@@ -34,9 +26,9 @@ def network_params(rng, n_in, n_hidden, n_out):
 
 def network_call(student, params, x, target):
     """(loss, gradients) from the student's network_loss_and_gradients, checked for structure."""
-    loss, grads = parts(student.call("network_loss_and_gradients", params, x, target), 2,
-                        "network_loss_and_gradients")
-    return loss, parts(grads, 4, "the gradients of network_loss_and_gradients")
+    loss, grads = returned(student.call("network_loss_and_gradients", params, x, target), 2,
+                           what="network_loss_and_gradients")
+    return loss, returned(grads, 4, what="the gradients of network_loss_and_gradients")
 
 
 @pytest.mark.points(0.25)
@@ -58,7 +50,7 @@ def test_dense_backward_matches_oracle(student, rng, shape):
     """dense_backward gives dL/dx, dL/dw and dL/db of the reference, square weights and N = 1 included"""
     n, n_in, n_out = shape
     x, w, grad_y = rng.normal(size=(n, n_in)), rng.normal(size=(n_in, n_out)), rng.normal(size=(n, n_out))
-    got = parts(student.call("dense_backward", x, w, grad_y), 3, "dense_backward")
+    got = returned(student.call("dense_backward", x, w, grad_y), 3, what="dense_backward")
     for name, g, want in zip(("grad_x", "grad_w", "grad_b"), got, oracle.dense_backward(x, w, grad_y)):
         assert_close(g, want, what=f"{name} of dense_backward for x {x.shape}, w {w.shape}")
 
@@ -126,8 +118,8 @@ def test_network_centred_differences(student, rng):
 def test_dense_backward_adds_over_the_batch(student, rng):
     """dL/dw and dL/db of a batch are the sums of those of its rows"""
     x, w, grad_y = rng.normal(size=(3, 4)), rng.normal(size=(4, 4)), rng.normal(size=(3, 4))
-    _, grad_w, grad_b = parts(student.call("dense_backward", x, w, grad_y), 3, "dense_backward")
-    rows = [parts(student.call("dense_backward", x[i:i + 1], w, grad_y[i:i + 1]), 3, "dense_backward")
+    _, grad_w, grad_b = returned(student.call("dense_backward", x, w, grad_y), 3, what="dense_backward")
+    rows = [returned(student.call("dense_backward", x[i:i + 1], w, grad_y[i:i + 1]), 3, what="dense_backward")
             for i in range(3)]
     assert_close(grad_w, sum(np.asarray(r[1]) for r in rows), what="grad_w of a batch against its rows' sum")
     assert_close(grad_b, sum(np.asarray(r[2]) for r in rows), what="grad_b of a batch against its rows' sum")

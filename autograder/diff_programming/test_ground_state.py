@@ -9,26 +9,17 @@ Nothing is sent into the kernel but the inputs.
 """
 import numpy as np
 import pytest
+from inputs import random_potential
 
-from ml4p.grading.numerics import assert_close, assert_dtype, fail
+from ml4p.grading.numerics import assert_close, assert_dtype, fail, returned
 from solutions import diff_programming as oracle
 
 CORRECT = "test_ground_state_matches_reference"
 
 
-def random_potential(rng, n):
-    """A smooth random potential on n points: a few Fourier modes and a confining term."""
-    s = np.linspace(-1, 1, n)
-    modes = sum(rng.normal() * np.cos(k * np.pi * s + rng.uniform(0, 2 * np.pi)) for k in range(1, 5))
-    return 5 * modes + rng.uniform(0, 20) * s**2
-
-
 def state(student, v, dx):
     """(E_0, rho) from the student's ground_state, checked for structure."""
-    got = student.call("ground_state", v, dx)
-    if not isinstance(got, tuple) or len(got) != 2:
-        fail("ground_state should return two things: the energy E_0 and the density rho")
-    return tuple(np.asarray(a) if isinstance(a, (np.ndarray, np.generic, float, int)) else a for a in got)
+    return returned(student.call("ground_state", v, dx), 2, what="ground_state (the energy E_0 and the density rho)")
 
 
 @pytest.mark.points(0.25)

@@ -12,9 +12,10 @@ here, for a target drawn here.
 """
 import numpy as np
 import pytest
+from inputs import random_potential
 from reference_inverse_problem import DRIVER, USES
 
-from ml4p.grading.numerics import assert_close, fail
+from ml4p.grading.numerics import as_array, assert_close, fail, returned
 from solutions import diff_programming as oracle
 
 #: The fit the check asks for: 400 Adam steps at learning rate 1 on 80 points, from
@@ -23,30 +24,10 @@ from solutions import diff_programming as oracle
 N_FIT, STEPS, LEARNING_RATE, FIT_BOUND = 80, 400, 1.0, 0.1
 
 
-def random_potential(rng, n):
-    """A smooth random potential on n points: a few Fourier modes and a confining term."""
-    s = np.linspace(-1, 1, n)
-    modes = sum(rng.normal() * np.cos(k * np.pi * s + rng.uniform(0, 2 * np.pi)) for k in range(1, 5))
-    return 5 * modes + rng.uniform(0, 20) * s**2
-
-
 def random_target(rng, n, dx):
     """A positive density normalised to sum * dx = 1, not a ground state of anything simple."""
     t = np.exp(rng.normal(size=n)) * np.hanning(n + 2)[1:-1]
     return t / (np.sum(t) * dx)
-
-
-def pair(result, what, first, second):
-    if not isinstance(result, tuple) or len(result) != 2:
-        fail(f"{what} should return two things: {first} and {second}")
-    return (number_array(a) for a in result)
-
-
-def number_array(value):
-    """A returned number or array as a float64 array; anything else as it is (the checks say what is wrong)."""
-    if isinstance(value, (np.ndarray, np.generic, float, int)) and np.issubdtype(np.asarray(value).dtype, np.number):
-        return np.asarray(value, dtype=np.float64)
-    return value
 
 
 # ------------------------------------------------------------------ the loss
@@ -59,7 +40,7 @@ def test_loss_matches_reference(student, rng, n):
     dx = rng.uniform(0.02, 0.2)
     v, target = random_potential(rng, n), random_target(rng, n, dx)
     got = student.call("density_loss", v, target, dx, uses=USES["density_loss"])
-    assert_close(number_array(got), oracle.density_loss(v, target, dx), what="the loss", rtol=1e-9, atol=1e-12)
+    assert_close(as_array(got), oracle.density_loss(v, target, dx), what="the loss", rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.points(0.5)
@@ -67,8 +48,8 @@ def test_loss_gradient(student, rng):
     """the tape's gradient of density_loss equals perturbation theory and centred differences"""
     n, dx = 40, rng.uniform(0.02, 0.2)
     v, target = random_potential(rng, n), random_target(rng, n, dx)
-    _, gradient = pair(student.call(DRIVER, v, target, dx, uses=USES["loss_gradient"]),
-                       "the driver", "the loss", "its gradient")
+    _, gradient = returned(student.call(DRIVER, v, target, dx, uses=USES["loss_gradient"]), 2,
+                           what="the driver (the loss and its gradient)")
     want = oracle.density_loss_gradient(v, target, dx)
     assert_close(gradient, want, what="the gradient of density_loss", rtol=1e-7, atol=1e-9 * np.max(np.abs(want)))
     direction = rng.normal(size=n)
@@ -86,8 +67,8 @@ def test_density_pt_values(student, rng):
     """density_pt's values are the ground-state density"""
     n, dx = 30, rng.uniform(0.02, 0.2)
     v = random_potential(rng, n)
-    density, _ = pair(student.call(DRIVER, v, dx, rng.normal(size=n), uses=USES["density_pt"]),
-                      "the driver", "the density", "its VJP")
+    density, _ = returned(student.call(DRIVER, v, dx, rng.normal(size=n), uses=USES["density_pt"]), 2,
+                          what="the driver (the density and its VJP)")
     want = oracle.ground_state(v, dx)[1]
     assert_close(density, want, what="density_pt's density", rtol=1e-8, atol=1e-10 * np.max(want))
 
@@ -104,8 +85,8 @@ def test_pt_gradient_matches_reference(student, rng, case):
         n, dx = int(case.split()[1]), rng.uniform(0.05, 0.3)
         v = random_potential(rng, n)
     upstream = rng.normal(size=n)
-    _, vjp = pair(student.call(DRIVER, v, dx, upstream, uses=USES["density_pt"]), "the driver", "the density",
-                  "its VJP")
+    _, vjp = returned(student.call(DRIVER, v, dx, upstream, uses=USES["density_pt"]), 2,
+                      what="the driver (the density and its VJP)")
     want = oracle.density_vjp(v, dx, upstream)
     assert_close(vjp, want, what="the gradient of density_pt (its VJP for a random upstream gradient)",
                  rtol=1e-7, atol=1e-8 * np.max(np.abs(want)))
@@ -119,9 +100,9 @@ def test_fit_reaches_target(student, rng):
     """fit_potential, from v0 = x^2 / 2, brings the loss for a target chosen here below 0.1"""
     _, dx, target, v0 = oracle.triangle_problem(N_FIT, centre=rng.uniform(-0.2, 0.2),
                                                  half_width=rng.uniform(0.35, 0.6))
-    v, history = pair(student.call("fit_potential", v0, target, dx, STEPS, LEARNING_RATE,
-                                   uses=USES["fit_potential"], timeout=120),
-                      "fit_potential", "the potential", "the history of the loss")
+    v, history = returned(student.call("fit_potential", v0, target, dx, STEPS, LEARNING_RATE,
+                                       uses=USES["fit_potential"], timeout=120), 2,
+                          what="fit_potential (the potential and the history of the loss)")
     if not isinstance(v, np.ndarray) or v.shape != v0.shape or not np.all(np.isfinite(v)):
         fail(f"fit_potential should return a finite potential of the shape of v0, {v0.shape}")
     history = np.ravel(np.asarray(history, dtype=np.float64))

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from reference_optimal_control import USES
 
-from ml4p.grading.numerics import assert_close, assert_finite, fail
+from ml4p.grading.numerics import assert_close, assert_finite, fail, returned
 from solutions import diff_programming as oracle
 
 H0, HK = oracle.H0, oracle.HK  # the notebook's two qubits: ZZ drift, X and Y drives
@@ -135,10 +135,8 @@ def test_optimisation_reaches_cnot(student, rng):
     u0 = rng.normal(size=(SLICES, HK.shape[0]))
     got = student.call("optimise_control", u0, DT, H0, HK, STEPS, LEARNING_RATE,
                        uses=USES["optimise_control"], timeout=120)
-    if not isinstance(got, tuple) or len(got) != 2:
-        fail("optimise_control should return two things: the optimised controls and the history of the "
-             "infidelity")
-    u, history = (np.asarray(a) for a in got)
+    u, history = (np.asarray(a) for a in returned(got, 2, what="optimise_control (the optimised controls and "
+                                                               "the history of the infidelity)"))
     if u.shape != u0.shape or not np.issubdtype(u.dtype, np.floating) or not np.all(np.isfinite(u)):
         fail(f"optimise_control returned controls of shape {u.shape} and dtype {u.dtype}; they should be "
              f"finite floats of the shape of u0, {u0.shape}")

@@ -33,6 +33,24 @@ def fail(message: str) -> None:
     raise CheckFailed(message)
 
 
+def as_array(value):
+    """A returned number as a 0-d array (its dtype kept); anything else as it is, for the checks to judge."""
+    if isinstance(value, (np.generic, int, float, complex)) and not isinstance(value, bool):
+        return np.asarray(value)
+    return value
+
+
+def returned(result, count: int, *, what: str) -> tuple:
+    """`result` as a tuple of `count` items (numbers as arrays), or a failure saying what came back.
+
+    ``what``: who returned it and what the items are, e.g. "ground_state (the energy and the density)".
+    """
+    if not isinstance(result, tuple) or len(result) != count:
+        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else "one value"
+        fail(f"{what} should return a tuple of {count} items; it returned {got}")
+    return tuple(as_array(item) for item in result)
+
+
 def tolerance_for(dtype) -> Tolerance:
     return TOLERANCES.get(np.dtype(dtype), TOLERANCES[np.dtype(np.float64)])
 
