@@ -5,9 +5,20 @@ The solution must get full marks on every autograded part, the blank release
 declares (``LOSES``) and keep full marks elsewhere; a degenerate one
 (``DEGENERATE``: zeros, constants, echoes, ...) may keep at most 10 % of the
 points of each part it names, and every autograded part must have one.
+
+``combined``: the known mistakes packed into as few submissions as the parts allow (no two
+in one submission share a part or a function), each judged on the union of its mistakes'
+parts. Each part is graded with the references of the parts before it in place of the
+student's (``uses``), so a mistake cannot cost another part's points: a submission of
+several mistakes must lose points on exactly their parts, as each alone must. What this
+cannot show is a mistake that also costs points on a part another mistake of its
+submission already loses; the full check (each mistake alone) shows that too. The
+combined check grades about half as many notebooks: the test suite runs it, `ml4p check`
+and `ml4p demo` run the full one.
 """
 from __future__ import annotations
 
+import ast
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -16,7 +27,15 @@ from pathlib import Path
 from ml4p.course import create_course, materials_root
 from ml4p.grading.autograde import GradedSubmission, GradeRow, autograde, grades
 from ml4p.grading.checks import parts_with_checks
-from ml4p.grading.submissions import DEGENERATE_AT_MOST, known_degenerate, known_submissions, submit
+from ml4p.grading.submissions import (
+    DEGENERATE_AT_MOST,
+    Mistake,
+    known_degenerate,
+    known_submissions,
+    load_mistakes,
+    submit,
+    with_mistake,
+)
 from ml4p.release import release
 
 
@@ -69,22 +88,67 @@ def judge(student: str, assignment: str, loses: tuple[str, ...] | None, row: Gra
     return verdict
 
 
+def _functions(mistake: Mistake) -> set[str]:
+    return {node.name for node in ast.parse(mistake.source).body if isinstance(node, ast.FunctionDef)}
+
+
+def pack_mistakes(mistakes: list[Mistake]) -> list[list[Mistake]]:
+    """The mistakes in groups sharing no part and no function: first fit, most parts first."""
+    groups: list[tuple[set[str], set[str], list[Mistake]]] = []
+    for mistake in sorted(mistakes, key=lambda m: (-len(m.loses), m.name)):
+        parts, functions = set(mistake.loses), _functions(mistake)
+        for group_parts, group_functions, members in groups:
+            if not (parts & group_parts or functions & group_functions):
+                group_parts |= parts
+                group_functions |= functions
+                members.append(mistake)
+                break
+        else:
+            groups.append((parts, functions, [mistake]))
+    return [members for _, _, members in groups]
+
+
+def combined_submissions(course: Path, assignment: str) -> tuple[dict, dict[str, tuple[str, ...]], dict[str, str]]:
+    """Like ``known_submissions``, with the mistakes packed (``pack_mistakes``) into submissions
+    ``mistakes-<k>``; also the degenerate parts of each, and the mistakes each holds."""
+    singles = known_submissions(course, assignment)
+    subs = {"reference": singles["reference"], "blank": singles["blank"]}
+    degenerate: dict[str, tuple[str, ...]] = {}
+    members: dict[str, str] = {}
+    for k, group in enumerate(pack_mistakes(load_mistakes(course / "autograder", assignment)), start=1):
+        nb = singles["reference"][0]
+        for mistake in group:
+            nb = with_mistake(nb, mistake)
+        student = f"mistakes-{k}"
+        subs[student] = (nb, tuple(p for m in group for p in m.loses))
+        degenerate[student] = tuple(p for m in group for p in m.degenerate)
+        members[student] = " + ".join(m.name for m in group)
+    return subs, degenerate, members
+
+
 def grade_known_submissions(course: Path, assignment: str, *, jobs: int = 1, progress: bool = True,
-                            force_release: bool = False) -> tuple[list[Verdict], list[GradedSubmission]]:
+                            force_release: bool = False,
+                            combined: bool = False) -> tuple[list[Verdict], list[GradedSubmission]]:
     """Release ``assignment``, submit its known submissions, autograde, and judge.
 
     ``force_release``: release even before the due dates of the assignments it builds on.
+    ``combined``: the mistakes packed into few submissions (the module's docstring).
     """
     release(assignment, course=course, force=force_release)
-    subs = known_submissions(course, assignment)
+    if combined:
+        subs, degenerate, members = combined_submissions(course, assignment)
+    else:
+        subs, degenerate, members = known_submissions(course, assignment), known_degenerate(course, assignment), {}
     for student, (nb, _) in subs.items():
         submit(course, student, assignment, nb)
     graded = autograde(assignment, course=course, force=True, jobs=jobs, progress=progress)
     rows = {r.student: r for r in grades(course=course, assignment=assignment)}
     autograded = parts_with_checks(course / "autograder", assignment)
-    degenerate = known_degenerate(course, assignment)
     verdicts = [judge(s, assignment, loses, rows.get(s), autograded, degenerate.get(s, ()))
                 for s, (_, loses) in subs.items()]
+    for verdict in verdicts:
+        if verdict.student in members:
+            verdict.expected = f"{members[verdict.student]}: {verdict.expected}"
     uncovered = sorted(autograded - {p for parts in degenerate.values() for p in parts})
     if uncovered:
         verdicts.append(Verdict("(degenerate answers)", assignment, "one per part", None, [
@@ -94,12 +158,13 @@ def grade_known_submissions(course: Path, assignment: str, *, jobs: int = 1, pro
 
 
 def check(assignment: str, *, materials: Path | None = None, keep: Path | None = None,
-          jobs: int = os.cpu_count() or 1, progress: bool = True) -> list[Verdict]:
-    """Grade the solution, the blank release and every known mistake in a scratch course."""
+          jobs: int = os.cpu_count() or 1, progress: bool = True, combined: bool = False) -> list[Verdict]:
+    """Grade the solution, the blank release and every known mistake in a scratch course
+    (``combined``: the mistakes packed into few submissions, the module's docstring)."""
     with tempfile.TemporaryDirectory(prefix="ml4p-check-") as tmp:
         course = create_course(Path(keep or tmp), materials=materials or materials_root(),
                                assignments=[assignment])
         # A scratch course that no student sees has no semester: nothing to wait for before releasing.
         verdicts, _ = grade_known_submissions(course, assignment, jobs=jobs, progress=progress,
-                                              force_release=True)
+                                              force_release=True, combined=combined)
     return verdicts

@@ -138,7 +138,7 @@ def cmd_check(args) -> int:
 
     _warn_isolation()
     verdicts = check(args.assignment, keep=Path(args.keep) if args.keep else None, jobs=args.jobs,
-                     progress=not args.quiet)
+                     progress=not args.quiet, combined=args.combined)
     for table in _verdict_tables(verdicts, "ml4p check"):
         console.print(table)
     bad = [v for v in verdicts if not v.ok]
@@ -243,6 +243,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("assignment")
     s.add_argument("--keep", help="keep the scratch course in this folder")
     s.add_argument("--jobs", type=int, default=_default(check, "jobs"), help="submissions graded at once (default: %(default)s)")
+    s.add_argument("--combined", action="store_true",
+                   help="pack mistakes of different parts into one submission each: half the gradings, a quick check")
 
     s = add("course-grades", cmd_course_grades, "course grades: assignments, project and presentation, "
             "weighted as in nbgrader_config.py (c.CoursePolicy)")

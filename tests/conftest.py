@@ -1,12 +1,15 @@
 """Fixtures shared by the project's tests.
 
-``checked_course(a)`` runs ``ml4p check <a>`` (the solution, the blank release and every
-known mistake graded in sandboxed kernels, minutes per assignment) at most once per test
-session, in a course that is kept: the conformance test (``test_assignments.py``) and an
-assignment's own end-to-end tests read the same run instead of grading it again.
+``checked_course(a)`` runs ``ml4p check <a> --combined`` (the solution, the blank release
+and every known mistake, mistakes of different parts sharing a submission, graded in
+sandboxed kernels, a minute or two per assignment) at most once per test session, in a
+course that is kept: the conformance test (``test_assignments.py``) and an assignment's own
+end-to-end tests read the same run instead of grading it again. ``ML4P_CHECK_EACH=1`` grades
+each mistake alone, as ``ml4p check`` does (twice as long).
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +49,8 @@ def checked_course(tmp_path_factory) -> Callable[[str], CheckedCourse]:
         if assignment not in done:
             root = tmp_path_factory.mktemp(f"check-{assignment}") / "course"
             try:
-                done[assignment] = CheckedCourse(root, check(assignment, keep=root, progress=False))
+                combined = os.environ.get("ML4P_CHECK_EACH", "") in ("", "0")
+                done[assignment] = CheckedCourse(root, check(assignment, keep=root, progress=False, combined=combined))
             except Exception as exc:  # noqa: BLE001 - kept, and raised to each test that needs it
                 done[assignment] = exc
         result = done[assignment]

@@ -168,8 +168,8 @@ def test_release_holds_no_solution_hidden_or_oracle_line(assignment, released):
 
 @pytest.mark.slow
 def test_ml4p_check_passes(assignment, checked_course):
-    """Does `ml4p check <a>` pass: solution full marks, blank 0, each mistake losing exactly its parts,
-    each degenerate one at most 10 %?"""
+    """Does `ml4p check <a> --combined` pass: solution full marks, blank 0, each submission of
+    mistakes losing exactly their parts, each degenerate one at most 10 %?"""
     assert not checked_course(assignment).problems
 
 

@@ -116,6 +116,8 @@ def listener():
 
 
 ATTACKS = ("attack-monkeypatch", "attack-monkeypatch-numpy", "attack-snoop")
+#: Known mistakes graded alone here, whose feedback and gradebook rows the tests below read.
+SINGLES = ("mistake-flipped-gradient-sign", "mistake-no-rejection")
 
 
 @pytest.fixture(scope="module")
@@ -134,8 +136,10 @@ def graded(checked_course, listener, monkeypatch_module):
     snoop = copy.deepcopy(reference)
     snoop.cells.insert(1, new_code_cell(snoop_cell(root, listener[0])))
     submit(root, "attack-snoop", A, snoop)
+    for student in SINGLES:  # the check may have graded them only together with other mistakes
+        submit(root, student, A, subs[student][0])
     autograde_exits = [cli.main(["autograde", A, "--student", s, "--course", str(root), "--quiet"])
-                       for s in ATTACKS]
+                       for s in ATTACKS + SINGLES]
     return {"root": root, "autograde_exits": autograde_exits}
 
 
@@ -146,7 +150,7 @@ def course(graded):
 
 def test_autograde_one_student_at_a_time(graded, rows):
     """Does `ml4p autograde --student` grade exactly that student and exit 0?"""
-    assert graded["autograde_exits"] == [0, 0, 0]
+    assert graded["autograde_exits"] == [0] * len(ATTACKS + SINGLES)
     assert set(ATTACKS) <= set(rows)
 
 
