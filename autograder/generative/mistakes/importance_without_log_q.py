@@ -1,0 +1,11 @@
+"""The weights exp(-beta H) without dividing by q: samples of q counted as if they were uniform."""
+LOSES = ("importance",)
+
+
+def importance_estimates(x, log_q, beta):
+    e = coulomb_energy(x)
+    log_w = -beta * e
+    n = tf.cast(tf.shape(log_w)[0], log_w.dtype)
+    f = -(tf.reduce_logsumexp(log_w) - tf.math.log(n)) / beta
+    w = tf.nn.softmax(log_w)
+    return f, tf.reduce_sum(w * e), 1.0 / tf.reduce_sum(w**2) / n
