@@ -1,13 +1,16 @@
 """`ml4p validate`: what a student runs before handing in (visible tests only).
 
 The notebook runs top to bottom in a fresh kernel on the student's own
-machine, as it will when graded. Reported: cells that raise (a failing
+machine, as it will when graded (with nbgrader's ``NBGRADER_EXECUTION=validate``, so that
+demonstrations no grade depends on are skipped, as they are when graded). Reported: cells that raise (a failing
 visible test, a function still raising NotImplementedError, a bug) and
 read-only cells that were edited (grading restores them). The hidden checks
 run only when the notebook is graded.
 """
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +41,26 @@ class Validation:
         return "\n".join(lines)
 
 
+#: What nbgrader's validate sets for the kernel: notebooks skip their long demonstrations
+#: (``if "NBGRADER_EXECUTION" not in os.environ``), as they do when graded.
+VALIDATION_ENV = {"NBGRADER_EXECUTION": "validate", "NBGRADER_VALIDATING": "1"}
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    """``values`` in os.environ (which the kernel inherits) for the block, then what was there."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def _label(cell) -> str:
     grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
     return grade_id or (cell.source.strip().splitlines() or ["empty cell"])[0][:60]
@@ -61,8 +84,9 @@ def validate(notebook: Path | str, *, timeout: int = 600) -> Validation:
         if is_locked(cell) and "checksum" in meta and meta["checksum"] != compute_checksum(cell):
             result.problems.append(Problem(i + 1, _label(cell), "a read-only cell was edited; grading "
                                            "restores the original, so your change will be lost"))
-    NotebookClient(nb, timeout=timeout, allow_errors=True,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    with _environment(VALIDATION_ENV):
+        NotebookClient(nb, timeout=timeout, allow_errors=True,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
     for i, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
             if out.output_type == "error":

@@ -34,6 +34,30 @@ def test_unknown_assignment_and_student(tmp_path, capsys):
     assert "ghost" in capsys.readouterr().err
 
 
+def test_validate_runs_the_notebook_as_nbgraders_validate_does(tmp_path, monkeypatch):
+    """Does `ml4p validate` set nbgrader's validation variables for the kernel (so that the notebooks'
+    demonstrations are skipped, as when graded), and leave its own environment as it was?"""
+    import os
+
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from ml4p.validate import validate
+
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    nb = new_notebook(cells=[
+        new_code_cell('import os\nassert os.environ.get("NBGRADER_EXECUTION") == "validate", os.environ.get("NBGRADER_EXECUTION")\n'
+                      'assert os.environ.get("NBGRADER_VALIDATING") == "1"'),
+        new_code_cell('if "NBGRADER_EXECUTION" not in os.environ:\n    raise RuntimeError("a demonstration ran")'),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nb, path)
+    result = validate(path)
+    assert result.ok, result.report()
+    assert "NBGRADER_EXECUTION" not in os.environ
+
+
 def test_validate_reports_an_unreadable_notebook(tmp_path, capsys):
     """Is a notebook that is not JSON reported as such, with exit 1?"""
     bad = tmp_path / "broken.ipynb"
