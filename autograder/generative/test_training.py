@@ -46,9 +46,9 @@ def _judge(trained, n, dim):
     if not np.isfinite(value):
         fail("the trained flow's free energy is not finite")
     if value < exact - 4 * error:
-        fail(f"the trained flow's F[q] = {value:.5f} +- {error:.1g} lies below the exact F: the weights are broken")
+        fail(f"the trained flow's F[q] = {value:.5g} +- {error:.1g} lies below the exact F: the weights are broken")
     if value - exact > gap:
-        fail(f"after training, F[q] - F = {value - exact:.4f} (the grader's estimate from the weights); "
+        fail(f"after training, F[q] - F = {value - exact:.4g} (the grader's estimate from the weights); "
              f"a correct training of this flow reaches less than {gap:g}")
 
 
@@ -74,6 +74,6 @@ def test_losses(trained):
         tail = losses[-20:]
         spread = np.std(tail) + 0.01
         if abs(np.mean(tail) - value) > 4 * spread:
-            fail(f"the last losses ({np.mean(tail):.4f} on average) are far from the trained flow's F[q]")
+            fail(f"the last losses ({np.mean(tail):.4g} on average) are far from the trained flow's F[q]")
         if not np.mean(losses[:10]) > np.mean(tail):
             fail("the losses do not fall")
