@@ -111,12 +111,11 @@ def pack_mistakes(mistakes: list[Mistake]) -> list[list[Mistake]]:
 def combined_submissions(course: Path, assignment: str) -> tuple[dict, dict[str, tuple[str, ...]], dict[str, str]]:
     """Like ``known_submissions``, with the mistakes packed (``pack_mistakes``) into submissions
     ``mistakes-<k>``; also the degenerate parts of each, and the mistakes each holds."""
-    singles = known_submissions(course, assignment)
-    subs = {"reference": singles["reference"], "blank": singles["blank"]}
+    subs = known_submissions(course, assignment, mistakes=False)
     degenerate: dict[str, tuple[str, ...]] = {}
     members: dict[str, str] = {}
     for k, group in enumerate(pack_mistakes(load_mistakes(course / "autograder", assignment)), start=1):
-        nb = singles["reference"][0]
+        nb = subs["reference"][0]
         for mistake in group:
             nb = with_mistake(nb, mistake)
         student = f"mistakes-{k}"

@@ -9,7 +9,6 @@ run only when the notebook is graded.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,21 +45,6 @@ class Validation:
 VALIDATION_ENV = {"NBGRADER_EXECUTION": "validate", "NBGRADER_VALIDATING": "1"}
 
 
-@contextlib.contextmanager
-def _environment(values: dict[str, str]):
-    """``values`` in os.environ (which the kernel inherits) for the block, then what was there."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def _label(cell) -> str:
     grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
     return grade_id or (cell.source.strip().splitlines() or ["empty cell"])[0][:60]
@@ -84,9 +68,8 @@ def validate(notebook: Path | str, *, timeout: int = 600) -> Validation:
         if is_locked(cell) and "checksum" in meta and meta["checksum"] != compute_checksum(cell):
             result.problems.append(Problem(i + 1, _label(cell), "a read-only cell was edited; grading "
                                            "restores the original, so your change will be lost"))
-    with _environment(VALIDATION_ENV):
-        NotebookClient(nb, timeout=timeout, allow_errors=True,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(nb, timeout=timeout, allow_errors=True,
+                   resources={"metadata": {"path": str(path.parent)}}).execute(env={**os.environ, **VALIDATION_ENV})
     for i, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
             if out.output_type == "error":

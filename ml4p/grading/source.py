@@ -67,6 +67,18 @@ def kernel_source(*functions: types.FunctionType, rename: dict[str, str] | None 
     return ast.unparse(_Rename(rename).visit(tree)) + "\n"
 
 
+def student_function(name):
+    """In the kernel: the notebook's function `name`, or a NameError saying what is missing.
+
+    For drivers (``autograder/<a>/reference*.py``): pass it to ``kernel_source`` with them.
+    """
+    from IPython import get_ipython
+    value = get_ipython().user_ns.get(name)
+    if not callable(value):
+        raise NameError(f"`{name}` is not defined as a function: did its cell run without errors?")
+    return value
+
+
 def _refuse_unless_module_level(function) -> None:
     """Only a module-level ``def`` has a source text that defines it on its own."""
     if not isinstance(function, types.FunctionType) or function.__name__ == "<lambda>":

@@ -158,17 +158,19 @@ def submit(course: Path, student: str, assignment: str, nb, *, when: dt.datetime
     return path
 
 
-def known_submissions(course: Path, assignment: str) -> dict[str, tuple[object, tuple[str, ...] | None]]:
+def known_submissions(course: Path, assignment: str, *,
+                      mistakes: bool = True) -> dict[str, tuple[object, tuple[str, ...] | None]]:
     """student id -> (notebook, parts that must lose points; None: all of them).
 
-    ``reference`` loses nothing, ``blank`` loses everything, each mistake loses its parts.
+    ``reference`` loses nothing, ``blank`` loses everything, each mistake loses its parts
+    (``mistakes=False``: the first two only).
     """
     course = Path(course)
     source = nbformat.read(course / "source" / assignment / f"{assignment}.ipynb", as_version=4)
     release = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", as_version=4)
     reference = reference_notebook(source, release)
     subs = {"reference": (reference, ()), "blank": (release, None)}
-    for m in load_mistakes(course / "autograder", assignment):
+    for m in load_mistakes(course / "autograder", assignment) if mistakes else ():
         subs[m.student] = (with_mistake(reference, m), m.loses)
     return subs
 
