@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ml4p.grading.source import kernel_source, student_function
+from ml4p.grading.source import _student, kernel_source
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,7 +46,7 @@ def loss_gradient_driver(v, target, dx):
     v = tf.constant(v, tf.float64)
     with tf.GradientTape() as tape:
         tape.watch(v)
-        loss = student_function("density_loss")(v, target, dx)
+        loss = _student("density_loss")(v, target, dx)
     gradient = tape.gradient(loss, v)
     if gradient is None:
         raise TypeError("the tape found no gradient of density_loss with respect to v: compute it with "
@@ -59,7 +59,7 @@ def pt_driver(v, dx, upstream):
     v = tf.constant(v, tf.float64)
     with tf.GradientTape() as tape:
         tape.watch(v)
-        density = student_function("density_pt")(v, dx)
+        density = _student("density_pt")(v, dx)
     vjp = tape.gradient(density, v, output_gradients=tf.constant(upstream, density.dtype))
     if vjp is None:
         raise TypeError("the tape found no gradient of density_pt with respect to v: decorate the function "
@@ -74,8 +74,8 @@ BELOW = {"hamiltonian": kernel_source(hamiltonian), "ground_state": GROUND_STATE
 #: What to pass as ``uses=`` for the checks of each function.
 USES = {
     "density_loss": BELOW,
-    "loss_gradient": {**BELOW, DRIVER: kernel_source(student_function, loss_gradient_driver,
+    "loss_gradient": {**BELOW, DRIVER: kernel_source(_student, loss_gradient_driver,
                                                      rename={"loss_gradient_driver": DRIVER})},
-    "density_pt": {**BELOW, DRIVER: kernel_source(student_function, pt_driver, rename={"pt_driver": DRIVER})},
+    "density_pt": {**BELOW, DRIVER: kernel_source(_student, pt_driver, rename={"pt_driver": DRIVER})},
     "fit_potential": {**BELOW, "density_loss": kernel_source(hamiltonian, ground_state, density_loss)},
 }

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ml4p.grading.source import kernel_source, student_function
+from ml4p.grading.source import _student, kernel_source
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -147,7 +147,7 @@ def coupling_driver(n, dim, width, mask, weights, x, probes):
     inverse of that, inverse of x, and forward of the probes (for the Jacobian)."""
     (layer,), held = _flow(n, dim, width, [(mask, weights)])
     mask, made = layer
-    forward, inverse = student_function("coupling_forward"), student_function("coupling_inverse")
+    forward, inverse = _student("coupling_forward"), _student("coupling_inverse")
     y, log_det = _pair(forward(tf.constant(x), mask, made), "coupling_forward")
     back, back_log_det = _pair(inverse(tf.constant(y), mask, made), "coupling_inverse")
     x_inverse, inverse_log_det = _pair(inverse(tf.constant(x), mask, made), "coupling_inverse")
@@ -158,18 +158,18 @@ def coupling_driver(n, dim, width, mask, weights, x, probes):
 def flow_driver(n, dim, width, layers, z, x):
     """The student's flow functions on reference conditioners holding `layers`' weights."""
     made, held = _flow(n, dim, width, layers)
-    x_f, log_det_f = _pair(student_function("flow_forward")(tf.constant(z), made), "flow_forward")
-    z_i, log_det_i = _pair(student_function("flow_inverse")(tf.constant(x), made), "flow_inverse")
-    back, _ = _pair(student_function("flow_inverse")(tf.constant(x_f), made), "flow_inverse")
-    log_q = np.asarray(student_function("log_prob")(tf.constant(x), made), dtype=np.float64)
-    x_s, log_q_s = _pair(student_function("sample")(tf.constant(z), made), "sample")
+    x_f, log_det_f = _pair(_student("flow_forward")(tf.constant(z), made), "flow_forward")
+    z_i, log_det_i = _pair(_student("flow_inverse")(tf.constant(x), made), "flow_inverse")
+    back, _ = _pair(_student("flow_inverse")(tf.constant(x_f), made), "flow_inverse")
+    log_q = np.asarray(_student("log_prob")(tf.constant(x), made), dtype=np.float64)
+    x_s, log_q_s = _pair(_student("sample")(tf.constant(z), made), "sample")
     return held, x_f, log_det_f, z_i, log_det_i, back, log_q, x_s, log_q_s
 
 
 def density_driver(n, dim, width, layers, x):
     """ln q of the student's `log_prob` on the points x (a grid, for the normalisation)."""
     made, _ = _flow(n, dim, width, layers)
-    return np.asarray(student_function("log_prob")(tf.constant(x), made), dtype=np.float64)
+    return np.asarray(_student("log_prob")(tf.constant(x), made), dtype=np.float64)
 
 
 def free_energy_driver(n, dim, width, layers, z, beta):
@@ -177,7 +177,7 @@ def free_energy_driver(n, dim, width, layers, z, beta):
     made, held = _flow(n, dim, width, layers)
     variables = flow_variables(made)
     with tf.GradientTape() as tape:
-        result = student_function("free_energy")(tf.constant(z), made, beta)
+        result = _student("free_energy")(tf.constant(z), made, beta)
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             raise TypeError(f"free_energy should return a pair (F, its error), not {type(result).__name__}")
         value = result[0]
@@ -199,7 +199,7 @@ def training_driver(n, dim, depth, width, seed, beta, steps, batch_size, learnin
     for layer in range(depth):
         mask = tf.constant(((np.arange(n * dim) + layer) % 2).reshape(n, dim), tf.float64)
         made.append((mask, conditioner(n, dim, width)))
-    losses = student_function("train_flow")(made, beta, steps, batch_size, learning_rate, seed)
+    losses = _student("train_flow")(made, beta, steps, batch_size, learning_rate, seed)
     try:
         losses = np.asarray([float(value) for value in np.ravel(np.asarray(losses, dtype=object))])
     except (TypeError, ValueError) as error:
@@ -210,7 +210,7 @@ def training_driver(n, dim, depth, width, seed, beta, steps, batch_size, learnin
 
 # ------------------------------------------------------------------ source texts
 
-_SHARED = (student_function, conditioner, _flow, _pair)
+_SHARED = (_student, conditioner, _flow, _pair)
 COUPLING = kernel_source(coupling_forward, coupling_inverse)
 FLOW = kernel_source(coupling_forward, coupling_inverse, flow_forward, flow_inverse, log_normal, log_prob, sample)
 FREE_ENERGY = kernel_source(coupling_forward, coupling_inverse, flow_forward, flow_inverse, log_normal, log_prob,

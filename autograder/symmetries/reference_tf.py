@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ml4p.grading.source import kernel_source, student_function
+from ml4p.grading.source import _student, kernel_source
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -130,7 +130,7 @@ def layer_driver(features, width, dtype, weights, xs, hs):
     """The student's `egnn_layer(features, width, dtype)`, holding `weights`, on each (x, h) of
     xs, hs (K, B, n, ...); returns (weights held, x' (K, ...), h' (K, ...), x' and h' of the
     first input through tf.function)."""
-    layer = student_function("egnn_layer")(features, width, dtype)
+    layer = _student("egnn_layer")(features, width, dtype)
     layer(tf.constant(xs[0], dtype), tf.constant(hs[0], dtype))
     held = _load(layer, weights)
     k, b = len(xs), len(xs[0])  # all K batches in one call: configurations do not interact
@@ -144,7 +144,7 @@ def model_driver(features, width, depth, dtype, weights, readout, xs):
     """The student's `energy_model(features, width, depth, dtype)`, its layers holding `weights`
     and its readout `readout`; returns (weights held per layer, readout held, energies (K, B),
     forces by the student's `forces` (K, B, n, dim), energies of xs[0] through tf.function)."""
-    model = student_function("energy_model")(features, width, depth, dtype)
+    model = _student("energy_model")(features, width, depth, dtype)
     model(tf.constant(xs[0], dtype))
     blocks = list(getattr(model, "blocks", None) or [])
     if len(blocks) != depth:
@@ -158,7 +158,7 @@ def model_driver(features, width, depth, dtype, weights, readout, xs):
     head_held = tuple(np.asarray(w) for w in head.get_weights())
     every = tf.constant(np.concatenate(xs), dtype)  # all K batches in one call: configurations do not interact
     energies = np.asarray(model(every)).reshape(len(xs), -1)
-    forces = np.asarray(student_function("forces")(model, every)).reshape(np.shape(xs))
+    forces = np.asarray(_student("forces")(model, every)).reshape(np.shape(xs))
     compiled = np.asarray(tf.function(lambda x: model(x))(tf.constant(xs[0], dtype)))
     return held, head_held, energies, forces, compiled
 
@@ -173,7 +173,7 @@ def fit_driver(kind, shape, x, e, steps, batch_size, learning_rate, seed):
     keras.utils.set_random_seed(seed)
     model = energy_model(*shape, "float32") if kind == "egnn" else mlp_energy_model(*shape, "float32")
     model(tf.constant(x[:1]))
-    losses = student_function("fit_energy")(model, x, e, steps, batch_size, learning_rate)
+    losses = _student("fit_energy")(model, x, e, steps, batch_size, learning_rate)
     try:
         losses = np.asarray([float(value) for value in np.ravel(np.asarray(losses, dtype=object))])
     except (TypeError, ValueError) as error:
@@ -186,7 +186,7 @@ def fit_driver(kind, shape, x, e, steps, batch_size, learning_rate, seed):
 
 
 def _driver_source(driver) -> str:
-    return kernel_source(student_function, _mlp, _load, driver, rename={driver.__name__: DRIVER})
+    return kernel_source(_student, _mlp, _load, driver, rename={driver.__name__: DRIVER})
 
 
 EGNN_LAYER = kernel_source(egnn_layer)
@@ -195,7 +195,7 @@ EGNN_LAYER = kernel_source(egnn_layer)
 USES = {
     "egnn_layer": {DRIVER: _driver_source(layer_driver)},
     "energy_model": {"egnn_layer": EGNN_LAYER, DRIVER: _driver_source(model_driver)},
-    "fit": {DRIVER: kernel_source(student_function, egnn_layer, energy_model, mlp_energy_model, fit_driver,
+    "fit": {DRIVER: kernel_source(_student, egnn_layer, energy_model, mlp_energy_model, fit_driver,
                                   rename={"fit_driver": DRIVER})},
     "antisymmetric": {},
 }

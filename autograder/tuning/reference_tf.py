@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ml4p.grading.proxy import KernelCode
-from ml4p.grading.source import kernel_source, student_function
+from ml4p.grading.source import _student, kernel_source
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -189,7 +189,7 @@ def overfit_driver(kind, weights, x, y, steps, learning_rate):
         made.append(model)
         return model
 
-    losses, accuracy = student_function("overfit_small_batch")(model_fn, x, y, steps=steps,
+    losses, accuracy = _student("overfit_small_batch")(model_fn, x, y, steps=steps,
                                                        learning_rate=learning_rate)
     trained = tuple(np.array(w) for w in made[-1].get_weights()) if made else ()
     return np.asarray(losses, np.float64), np.asarray(_number(accuracy)), trained, np.asarray(len(made))
@@ -197,7 +197,7 @@ def overfit_driver(kind, weights, x, y, steps, learning_rate):
 
 def schedule_compiled_driver(steps, total_steps, warmup_steps, peak, final):
     """warmup_cosine inside tf.function, with an int64 step tensor (as an optimizer calls it)."""
-    schedule = tf.function(lambda s: student_function("warmup_cosine")(s, total_steps, warmup_steps, peak, final))
+    schedule = tf.function(lambda s: _student("warmup_cosine")(s, total_steps, warmup_steps, peak, final))
     return np.array([float(schedule(tf.constant(s, tf.int64))) for s in steps])
 
 
@@ -209,11 +209,11 @@ def checkpoint_save_driver(weights, iterations, momentums, velocities, step, bes
     model, optimizer = _fresh(0)
     _assign(model, optimizer, weights, iterations, momentums, velocities)
     directory = _temporary_directory()
-    student_function("save_checkpoint")(directory, model, optimizer, int(step), float(best))
+    _student("save_checkpoint")(directory, model, optimizer, int(step), float(best))
     saved = _files(directory)
     series = _temporary_directory()
     for s in range(1, n + 1):
-        student_function("save_checkpoint")(series, model, optimizer, s, 1.0 / s, keep)
+        _student("save_checkpoint")(series, model, optimizer, s, 1.0 / s, keep)
     return saved, _files(series)
 
 
@@ -224,7 +224,7 @@ def checkpoint_restore_driver(files, x, y, extra):
     velocities restored, and the weights after the extra steps)."""
     directory = _write_files(files)
     model, optimizer = _fresh(1)
-    step, best = student_function("restore_checkpoint")(directory, model, optimizer)
+    step, best = _student("restore_checkpoint")(directory, model, optimizer)
     weights, iterations, momentums, velocities = _state(model, optimizer)
     first = int(_number(step)) if 0 <= _number(step) < 1e6 else 0
     _train(model, optimizer, x, y, first, first + extra)
@@ -246,11 +246,11 @@ def checkpoint_newest_driver(files, weights):
     and from an empty one into a model given the weights sent in. Returns (step, best; empty:
     step, best, the model's weights after the call)."""
     model, optimizer = _fresh(2)
-    step, best = student_function("restore_checkpoint")(_write_files(files), model, optimizer)
+    step, best = _student("restore_checkpoint")(_write_files(files), model, optimizer)
     untouched, untouched_optimizer = _fresh(3)
     for variable, value in zip(untouched.trainable_variables, weights, strict=True):
         variable.assign(value)
-    empty_step, empty_best = student_function("restore_checkpoint")(_temporary_directory(), untouched,
+    empty_step, empty_best = _student("restore_checkpoint")(_temporary_directory(), untouched,
                                                               untouched_optimizer)
     return (np.asarray(_number(step)), np.asarray(_number(best)), np.asarray(_number(empty_step)),
             np.asarray(_number(empty_best)), tuple(np.array(v) for v in untouched.trainable_variables))
@@ -289,7 +289,7 @@ def metadata_driver(seed, learning_rate, batch_size, name, message, date):
         hyperparameters = {"learning_rate": learning_rate, "batch_size": batch_size, "name": name}
         os.chdir(directory)
         try:
-            student_function("write_metadata")(str(directory / "run" / "metadata.json"), seed, hyperparameters)
+            _student("write_metadata")(str(directory / "run" / "metadata.json"), seed, hyperparameters)
         finally:
             os.chdir(here)
         path = directory / "run" / "metadata.json"
@@ -303,7 +303,7 @@ def metrics_driver(names, steps, values):
     import pathlib
     directory = pathlib.Path(_temporary_directory()) / "run"
     for step, row in zip(steps, values):
-        student_function("log_metrics")(str(directory), int(step), {n: float(v) for n, v in zip(names, row)})
+        _student("log_metrics")(str(directory), int(step), {n: float(v) for n, v in zip(names, row)})
     path = directory / "metrics.csv"
     text = path.read_bytes() if path.is_file() else b""
     return np.frombuffer(text, np.uint8), (_files(directory) if directory.is_dir() else ())
@@ -312,7 +312,7 @@ def metrics_driver(names, steps, values):
 # ------------------------------------------------------------------ source texts
 
 #: The helpers every driver's source holds.
-SHARED = (student_function, _fresh, _train, _adam, _assign, _state, _number, _temporary_directory, _files, _write_files)
+SHARED = (_student, _fresh, _train, _adam, _assign, _state, _number, _temporary_directory, _files, _write_files)
 
 
 def _driver_source(driver) -> str:

@@ -67,10 +67,11 @@ def kernel_source(*functions: types.FunctionType, rename: dict[str, str] | None 
     return ast.unparse(_Rename(rename).visit(tree)) + "\n"
 
 
-def student_function(name):
+def _student(name):
     """In the kernel: the notebook's function `name`, or a NameError saying what is missing.
 
-    For drivers (``autograder/<a>/reference*.py``): pass it to ``kernel_source`` with them.
+    For drivers (``autograder/<a>/reference*.py``): import it and pass it to ``kernel_source``
+    with them. Private, like every helper a trusted source defines besides what it installs.
     """
     from IPython import get_ipython
     value = get_ipython().user_ns.get(name)
