@@ -14,7 +14,7 @@ test: system install-dev
 	$(PYTHON) -m pytest -q --durations=15
 
 install:
-	$(PYTHON) -m pip install -q -e '.[cpu]'
+	$(PYTHON) -m pip install -q -e '.[cpu,grader]'
 
 install-dev:
 	$(PYTHON) -m pip install -q -e '.[dev]'

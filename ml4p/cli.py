@@ -14,8 +14,30 @@ console = Console() if sys.stdout.isatty() else Console(width=200)  # tables uns
 errors = Console(stderr=True) if sys.stderr.isatty() else Console(stderr=True, width=200)
 
 
-def _default(func, name):
-    return inspect.signature(func).parameters[name].default
+#: What ``pip install 'ml4p[grader]'`` adds to a student's install: the instructor's and the TA's commands need it.
+GRADER_MODULES = frozenset({"nbgrader", "pytest", "_pytest", "bleach", "jinja2", "google_crc32c"})
+
+
+def _grader_missing(exc: ModuleNotFoundError) -> bool:
+    return (exc.name or "").split(".")[0] in GRADER_MODULES
+
+
+def _grader_attr(module: str, name: str):
+    """``module.name``; None where the grader's part of ml4p is not installed (a student's install)."""
+    import importlib
+
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ModuleNotFoundError as exc:
+        if _grader_missing(exc):
+            return None  # the command says what to install when it is run
+        raise
+
+
+def _default(module: str, func: str, name: str):
+    """A function's default for ``name``, read from its signature (None without the grader's part)."""
+    target = _grader_attr(module, func)
+    return None if target is None else inspect.signature(target).parameters[name].default
 
 
 def _warn_isolation() -> None:
@@ -109,6 +131,32 @@ def cmd_autograde(args) -> int:
     return 0 if all(g.ok for g in done) else 1
 
 
+def cmd_collect(args) -> int:
+    from ml4p.collect import collect
+
+    result = collect(args.assignment, args.archive, course=args.course, platform=args.platform, roster=args.roster,
+                     timezone=args.timezone, force=args.force)
+    table = Table(title=f"collect {args.assignment}: {len(result.collected)} hand-in(s) into submitted/")
+    for col in ("student", "from", "handed in (UTC)", "late by", "notes"):
+        table.add_column(col)
+    for h in result.collected:
+        when = h.timestamp.strftime("%Y-%m-%d %H:%M") if h.timestamp else "-"
+        late = str(h.late_by).split(".")[0] if h.late_by else ""
+        table.add_row(h.student, ", ".join(h.files), when, f"[red]{late}[/]" if late else "", "; ".join(h.notes))
+    console.print(table)
+    if result.problems:
+        problems = Table(title=f"not collected: {len(result.problems)} file(s)")
+        problems.add_column("file in the archive")
+        problems.add_column("why")
+        for entry, why in result.problems:
+            problems.add_row(entry, why)
+        console.print(problems)
+    if result.missing:
+        console.print(f"no hand-in from {len(result.missing)} student(s) of the roster: {', '.join(result.missing)}",
+                      markup=False)
+    return 0 if result.ok else 1
+
+
 def cmd_validate(args) -> int:
     from ml4p.validate import validate
 
@@ -196,11 +244,6 @@ def cmd_report(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    from ml4p.check import check
-    from ml4p.demo import demo
-    from ml4p.exports import VISIBILITIES, export_gradescope
-    from ml4p.grading.autograde import autograde
-
     p = argparse.ArgumentParser(prog="ml4p", description="Machine learning for physicists: "
                                 "assignments and a sandboxed autograder on nbgrader.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -212,9 +255,10 @@ def parser() -> argparse.ArgumentParser:
         return s
 
     s = add("demo", cmd_demo, "create a demo course, grade the known submissions, print the grade table")
-    s.add_argument("--course", default=_default(demo, "course"), help="where to create the course (default: %(default)s)")
+    s.add_argument("--course", default=_default("ml4p.demo", "demo", "course"), help="where to create the course (default: %(default)s)")
     s.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
-    s.add_argument("--jobs", type=int, default=_default(demo, "jobs"), help="submissions graded at once (default: %(default)s, the cores)")
+    s.add_argument("--jobs", type=int, default=_default("ml4p.demo", "demo", "jobs"),
+                   help="submissions graded at once (default: %(default)s, the cores)")
 
     s = add("release", cmd_release, "make the student version of an assignment (nbgrader generate_assignment)")
     s.add_argument("assignment")
@@ -225,10 +269,21 @@ def parser() -> argparse.ArgumentParser:
     s = add("autograde", cmd_autograde, "grade submissions in sandboxed kernels with the hidden checks")
     s.add_argument("assignment")
     s.add_argument("--student", help="only this student (always regraded)")
-    s.add_argument("--jobs", type=int, default=_default(autograde, "jobs"),
+    s.add_argument("--jobs", type=int, default=_default("ml4p.grading.autograde", "autograde", "jobs"),
                    help="submissions graded at once, each kernel with a share of the cores (default: %(default)s)")
     s.add_argument("--force", action="store_true", help="regrade submissions graded by an earlier run")
     s.add_argument("--cluster", help="address of a Dask scheduler (e.g. tcp://host:8786) whose workers share the course folder")
+    s.add_argument("--course", default=".", help="course directory (default: the current one)")
+
+    s = add("collect", cmd_collect, "fill submitted/ from a learning platform's zip of hand-ins (nbgrader zip_collect), "
+            "students named through a roster; reports unmatched, duplicate, late and missing hand-ins")
+    s.add_argument("assignment")
+    s.add_argument("archive", help="the zip the platform exported")
+    s.add_argument("--platform", choices=("moodle", "canvas"), default="moodle", help="whose file names (default: %(default)s)")
+    s.add_argument("--roster", help="CSV id,first_name,last_name,email[,lms_id] (nbgrader's student import; "
+                   "default: the gradebook's students)")
+    s.add_argument("--timezone", default="UTC", help="the platform's time zone, for the times in the archive (default: %(default)s)")
+    s.add_argument("--force", action="store_true", help="replace submissions collected before")
     s.add_argument("--course", default=".", help="course directory (default: the current one)")
 
     s = add("validate", cmd_validate, "run a notebook's visible tests before handing it in")
@@ -242,7 +297,8 @@ def parser() -> argparse.ArgumentParser:
     s = add("check", cmd_check, "check an assignment's hidden checks against its solution, blank and known mistakes")
     s.add_argument("assignment")
     s.add_argument("--keep", help="keep the scratch course in this folder")
-    s.add_argument("--jobs", type=int, default=_default(check, "jobs"), help="submissions graded at once (default: %(default)s)")
+    s.add_argument("--jobs", type=int, default=_default("ml4p.check", "check", "jobs"),
+                   help="submissions graded at once (default: %(default)s)")
     s.add_argument("--combined", action="store_true",
                    help="pack mistakes of different parts into one submission each: half the gradings, a quick check")
 
@@ -260,7 +316,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("target", choices=("gradescope",), help="the format")
     s.add_argument("assignment")
     s.add_argument("--out", required=True, help="folder for <student>/results.json")
-    s.add_argument("--visibility", choices=VISIBILITIES, default=_default(export_gradescope, "visibility"),
+    s.add_argument("--visibility", choices=_grader_attr("ml4p.exports", "VISIBILITIES"),
+                   default=_default("ml4p.exports", "export_gradescope", "visibility"),
                    help="when students see the results on Gradescope (default: %(default)s)")
     s.add_argument("--course", default=".", help="course directory (default: the current one)")
 
@@ -282,6 +339,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (CourseError, FileNotFoundError) as exc:
         errors.print(f"[red]ml4p {args.command}:[/] {exc}")
+        return 2
+    except ModuleNotFoundError as exc:
+        if not _grader_missing(exc):
+            raise
+        errors.print(f"[red]ml4p {args.command}:[/] needs the grader's part of ml4p ({exc.name} is not installed): "
+                     "pip install 'ml4p\\[grader]'. A student's install has what the notebooks and ml4p validate need.")
         return 2
 
 

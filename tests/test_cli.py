@@ -1,5 +1,11 @@
 """The `ml4p` command's plumbing: defaults, help, and clear errors on bad input."""
+import inspect
+import subprocess
+import sys
+
+import nbformat
 import pytest
+from nbformat.v4 import new_code_cell, new_notebook
 
 from ml4p import cli
 from ml4p.course import create_course, materials_root
@@ -9,7 +15,37 @@ from ml4p.demo import demo
 def test_demo_default_course_comes_from_the_function():
     """Does the CLI take `ml4p demo`'s default course from the function, so the two cannot drift?"""
     args = cli.parser().parse_args(["demo"])
-    assert args.course == cli._default(demo, "course")
+    assert args.course == inspect.signature(demo).parameters["course"].default
+
+
+# A student's install: ml4p without the grader's part (pip install ml4p, no [grader]), imitated by making its modules
+# unimportable in a fresh interpreter.
+WITHOUT_GRADER = """
+import importlib.abc, sys
+class Missing(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in {"nbgrader", "pytest", "_pytest", "bleach", "jinja2", "google_crc32c"}:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Missing())
+from ml4p import cli
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_a_students_install_validates_and_the_grader_commands_say_what_to_install(tmp_path):
+    """Without nbgrader and pytest, does `ml4p validate` still run a notebook, and does `ml4p autograde` say
+    which extra to install instead of a traceback?"""
+    nb = new_notebook(cells=[new_code_cell("x = 1 + 1")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "n.ipynb"
+    nbformat.write(nb, path)
+    run = [sys.executable, "-c", WITHOUT_GRADER]
+    ok = subprocess.run([*run, "validate", str(path)], capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "every cell runs" in ok.stdout and "read-only cells were not compared" in ok.stdout
+    refused = subprocess.run([*run, "autograde", "a", "--course", str(tmp_path)], capture_output=True, text=True,
+                             timeout=300)
+    assert refused.returncode == 2 and "pip install 'ml4p[grader]'" in refused.stderr, refused.stderr
 
 
 @pytest.mark.parametrize("argv, words", [
