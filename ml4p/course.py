@@ -123,6 +123,9 @@ def create_course(root: Path, *, materials: Path | None = None, assignments: lis
         if (materials / shared).is_file():
             (root / shared).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(materials / shared, root / shared)
+    for private in ("autograder", "solutions"):  # on a shared machine (a hub) the hidden checks are the instructor's
+        if (root / private).is_dir():
+            (root / private).chmod(0o700)
     config = root / CONFIG_FILE
     if not config.exists():
         config.write_text(CONFIG_TEMPLATE.format(course_id=course_id, data_env=data_env()))
