@@ -98,6 +98,20 @@ def cmd_demo(args) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_init(args) -> int:
+    from ml4p.course import CONFIG_FILE, create_course
+
+    root = Path(args.course).resolve()
+    if (root / CONFIG_FILE).exists():
+        errors.print(f"[red]ml4p init:[/] {root} is a course already ({CONFIG_FILE} is there)")
+        return 2
+    create_course(root, materials=args.materials, assignments=args.assignment, course_id=args.course_id)
+    names = sorted(p.name for p in (root / "source").iterdir())
+    console.print(f"course {args.course_id!r} in {root}: {', '.join(names)} (hidden checks in autograder/, "
+                  f"oracles in solutions/, both readable by you alone); settings in {CONFIG_FILE}", markup=False)
+    return 0
+
+
 def cmd_release(args) -> int:
     from rich.markup import escape
 
@@ -259,6 +273,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--assignment", action="append", help="only this assignment (repeatable)")
     s.add_argument("--jobs", type=int, default=_default("ml4p.demo", "demo", "jobs"),
                    help="submissions graded at once (default: %(default)s, the cores)")
+
+    s = add("init", cmd_init, "create a course: nbgrader's layout, the assignments with their hidden checks, "
+            "ml4p's nbgrader_config.py")
+    s.add_argument("course", help="the folder to create")
+    s.add_argument("--assignment", action="append", help="only this assignment (repeatable; default: all)")
+    s.add_argument("--course-id", default="ml4p", help="nbgrader's course id, as the exchange knows it (default: %(default)s)")
+    s.add_argument("--materials", help="where assignments/, autograder/ and solutions/ are (default: this ml4p's)")
 
     s = add("release", cmd_release, "make the student version of an assignment (nbgrader generate_assignment)")
     s.add_argument("assignment")

@@ -127,3 +127,15 @@ def test_demo_runs_the_whole_chain_on_the_toy_assignment(tmp_path, capsys):
     assert validate_results(doc) == [] and doc["score"] == 2
     assert "hidden check" in result.outputs["instructor report"].read_text().lower()
     assert (course / "rubrics" / "project.csv").read_text().count("blank") == 0  # blank handed in nothing
+
+
+def test_init_creates_a_course_once(tmp_path, capsys):
+    """Does `ml4p init` make a course with the named assignment, and refuse to overwrite one?"""
+    from toy import A, write_materials
+
+    materials = write_materials(tmp_path / "materials")
+    assert cli.main(["init", str(tmp_path / "c"), "--materials", str(materials), "--course-id", "phys101"]) == 0
+    assert (tmp_path / "c" / "source" / A / f"{A}.ipynb").is_file()
+    assert "'phys101'" in (tmp_path / "c" / "nbgrader_config.py").read_text()
+    assert cli.main(["init", str(tmp_path / "c"), "--materials", str(materials)]) == 2
+    assert "is a course already" in capsys.readouterr().err

@@ -3,9 +3,13 @@
 The archives are written here as Moodle and Canvas write theirs (file names, folder per
 student, times in the platform's zone); no kernel runs.
 """
+import csv
 import datetime as dt
+import io
 import json
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -17,6 +21,7 @@ from toy import A, write_materials
 from ml4p import cli
 from ml4p.collect import collect, name_key, read_roster
 from ml4p.course import CourseError, create_course, nbgrader_api
+from ml4p.grading.submissions import reference_notebook
 from ml4p.release import release
 
 ROSTER = """id,first_name,last_name,email,lms_id
@@ -192,3 +197,36 @@ def test_cli_prints_the_report_and_exits_1_on_unmatched_files(course, tmp_path, 
 def test_name_keys_ignore_case_accents_spaces_and_order():
     assert name_key("José  Échegaray") == name_key("jose echegaray") == "joseechegaray"
     assert name_key("O'Brien-Smith") == "obriensmith"
+
+
+@pytest.mark.slow
+def test_the_zip_route_from_release_to_a_grade_table(tmp_path, capsys):
+    """The README's zip route, command by command: init, roster, due date, release, the platform's zip, collect,
+    autograde, grades. The finished hand-in gets full marks, the untouched one 0, the one not handed in no row."""
+    course = tmp_path / "course"
+    materials = write_materials(tmp_path / "materials")
+    assert cli.main(["init", str(course), "--materials", str(materials)]) == 0
+    assert oct((course / "autograder").stat().st_mode & 0o777) == "0o700"
+    (tmp_path / "students.csv").write_text("id,first_name,last_name,email\nada,Ada,Lovelace,\nemmy,Emmy,Noether,\n"
+                                           "lise,Lise,Meitner,\n")
+    nbgrader = [sys.executable, "-m", "nbgrader"]
+    for argv in (["db", "student", "import", str(tmp_path / "students.csv")],
+                 ["db", "assignment", "add", A, "--duedate=2026-11-20 12:00:00 UTC"]):
+        done = subprocess.run([*nbgrader, *argv], cwd=course, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+    assert cli.main(["release", A, "--course", str(course)]) == 0
+
+    released = nbformat.read(course / "release" / A / f"{A}.ipynb", as_version=4)
+    source = nbformat.read(course / "source" / A / f"{A}.ipynb", as_version=4)
+    archive = write_zip(tmp_path / "download.zip", [
+        ("Ada Lovelace_11_assignsubmission_file_/toy.ipynb", (2026, 11, 20, 9, 0, 0),
+         nbformat.writes(reference_notebook(source, released)).encode()),
+        ("Emmy Noether_12_assignsubmission_file_/toy.ipynb", (2026, 11, 20, 9, 0, 0), nbformat.writes(released).encode()),
+    ])
+    assert cli.main(["collect", A, str(archive), "--course", str(course)]) == 0  # the gradebook's students: the roster
+    assert "no hand-in from 1 student(s) of the roster: lise" in capsys.readouterr().out
+    assert cli.main(["autograde", A, "--course", str(course), "--jobs", "2", "-q"]) == 0
+    capsys.readouterr()
+    assert cli.main(["grades", "--format", "csv", "--course", str(course)]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert {(r["student"], float(r["score"]), float(r["max_score"])) for r in rows} == {("ada", 2.0, 2.0), ("emmy", 0.0, 2.0)}
