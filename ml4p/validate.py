@@ -79,6 +79,7 @@ def validate(notebook: Path | str, *, timeout: int = 600) -> Validation:
                    resources={"metadata": {"path": str(path.parent)}}).execute(env={**os.environ, **VALIDATION_ENV})
     for i, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
-            if out.output_type == "error":
+            # a hidden-check cell's PartNotReady repeats a failure of a cell above, reported there
+            if out.output_type == "error" and out.ename != "PartNotReady":
                 result.problems.append(Problem(i + 1, _label(cell), f"{out.ename}: {out.evalue}"[:300]))
     return result

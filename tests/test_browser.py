@@ -13,9 +13,9 @@ what people do:
   who wrote explicit Euler instead of velocity Verlet), reads ml4p's hidden-check report in the
   graded notebook, and grades the written answer by hand; the gradebook then holds that score.
 
-The student's ``nbgrader_config.py`` sets ``Validator.validate_all``: by default nbgrader's Validate
-looks only at graded cells, and an ml4p notebook's graded code cells are its hidden-check cells,
-which pass in the student's kernel whatever the functions do.
+The student's ``nbgrader_config.py`` keeps nbgrader's defaults: its Validate looks only at graded
+cells, and an ml4p notebook's graded code cells are its hidden-check cells, which under validation
+fail when a cell of their part raised (``ml4p.grading.cell``), so the verdict names the part.
 
 Screenshots of each step go into the test's folder and, when ``ML4P_SCREENSHOTS=DIR`` is set,
 into ``DIR``. Skipped only where Playwright or Chromium is missing.
@@ -49,9 +49,6 @@ STUDENT_CONFIG = '''\
 c = get_config()  # noqa: F821
 c.Exchange.root = {exchange!r}
 c.CourseDirectory.course_id = {course_id!r}
-# Validate checks every cell, the visible tests included: nbgrader's default checks only the graded
-# cells, and in an ml4p notebook those are the hidden-check cells, which pass in the student's kernel.
-c.Validator.validate_all = True
 '''
 
 
@@ -117,12 +114,9 @@ def session(tmp_path_factory):
     top = tmp_path_factory.mktemp("browser")
     record = Record(top / "screenshots")
     course, answers = _make_course(top)
-    # The servers import this ml4p. Their kernels get ml4p's quiet TensorFlow settings, which `import ml4p` sets:
-    # the oscillator's setup cell imports TensorFlow without ml4p first, and TensorFlow's start-up lines on
-    # stderr would fail that cell under Validator.validate_all.
+    # The servers import this ml4p.
     env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(Path(ml4p.__file__).resolve().parents[1]),
-                                                       os.environ.get("PYTHONPATH")])),
-           **ml4p.QUIET_TF_ENV}
+                                                       os.environ.get("PYTHONPATH")]))}
     # Ada's submission is graded while the student works in the browser.
     log = top / "autograde.log"
     with open(log, "wb") as out:
@@ -198,7 +192,8 @@ def test_student_fetches_validates_and_submits(session):
         verdict = _validate(page)
         expect(verdict).to_have_class(re.compile("validation-failed"))
         expect(verdict).to_contain_text("NotImplementedError")  # the visible tests call the unwritten functions
-        expect(verdict).to_contain_text("Visible tests for `potential`")
+        expect(verdict).to_contain_text("Hidden checks for `potential`")  # the part's graded cell names it
+        expect(verdict).to_contain_text("PartNotReady")
         expect(verdict).to_contain_text("You did not provide a response")  # the written answer
         rec.shot(page, "3-student-validate-untouched")
         page.locator(".jp-Dialog").get_by_role("button", name="Ok").click()
