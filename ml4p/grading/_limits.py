@@ -43,7 +43,8 @@ def main(argv: list[str]) -> None:
     split = argv.index("--")
     options = dict(zip(argv[0:split:2], argv[1:split:2]))
     command = argv[split + 1 :]
-    _set(resource.RLIMIT_AS, int(options["--memory-mb"]) * _MB)
+    if int(options["--memory-mb"]) >= 0:  # -1: a cgroup caps the memory (an accelerator's address space)
+        _set(resource.RLIMIT_AS, int(options["--memory-mb"]) * _MB)
     cpu = int(options["--cpu-seconds"])
     _set(resource.RLIMIT_CPU, cpu, cpu + _CPU_GRACE_SECONDS)
     _set(resource.RLIMIT_FSIZE, int(options["--file-size-mb"]) * _MB)

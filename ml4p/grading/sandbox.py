@@ -376,13 +376,26 @@ class SandboxedKernelManager(AsyncKernelManager):
             **self.extra_env,
         }
 
+    def address_space_mb(self) -> int:
+        """The kernel's RLIMIT_AS in MB; -1 (none) where an accelerator is bound and a cgroup bounds the memory.
+
+        CUDA and ROCm reserve address space for the device's unified memory, many times the
+        host's RAM, at start-up: under RLIMIT_AS they fail to start and TensorFlow falls back to
+        the CPU without a word. Address space is not memory; where the sandbox's cgroup caps its
+        memory (``share``), that cap is the memory limit, and RLIMIT_AS is left off. Without a
+        cgroup, RLIMIT_AS stays the only cap, and the kernel runs on the CPU.
+        """
+        if self.isolate and self.group is not None and accelerator_devices():
+            return -1
+        return self.limits.memory_mb
+
     def _limits_command(self) -> list[str]:
         """The launcher, started in isolated mode from the package's own (read-only) files."""
         limits = self.limits
         package = PACKAGE_MOUNT / "ml4p" if self.isolate else Path(ml4p.__file__).resolve().parent
         processes = limits.processes if self.isolate else _fallback_processes(limits.processes)
         command = [sys.executable, "-I", str(package / "grading" / "_limits.py"),
-                   "--memory-mb", str(limits.memory_mb), "--processes", str(processes),
+                   "--memory-mb", str(self.address_space_mb()), "--processes", str(processes),
                    "--cpu-seconds", str(limits.cpu_seconds),
                    "--file-size-mb", str(limits.file_size_mb), "--home", str(self.home)]  # fmt: skip
         if self.sandbox_uid is not None:
@@ -402,15 +415,16 @@ class SandboxedKernelManager(AsyncKernelManager):
         command, kw = await super()._async_pre_start_kernel(**kw)  # writes the connection file
         if self.sandbox_uid is not None:
             os.chown(self.connection_file, self.sandbox_uid, self.sandbox_uid, follow_symlinks=False)
-        command = self._limits_command() + command
+        if self.isolate:
+            self.release()  # a restart's new kernel gets a new group
+            _sweep_stale_groups()
+            self.group = cgroups.sandbox_group(f"kernel-{os.getpid()}-{id(self):x}", self.share())
+        command = self._limits_command() + command  # after the group: it decides the address-space limit
         if self.isolate:
             prefix = bwrap_command(self.workdir, kernel_dir=self.kernel_dir, files=self.files,
                                    ro_binds=self.ro_binds, env=env, limits=self.limits,
                                    privileged=self.sandbox_uid is not None)  # fmt: skip
             command = [*prefix, "--", *command]
-            self.release()  # a restart's new kernel gets a new group
-            _sweep_stale_groups()
-            self.group = cgroups.sandbox_group(f"kernel-{os.getpid()}-{id(self):x}", self.share())
             if self.group is not None:
                 command = self.group.wrap(command)
         return command, kw

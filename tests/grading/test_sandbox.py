@@ -469,3 +469,26 @@ def test_accelerator_devices_are_passed_through(monkeypatch, tmp_path):
     assert [args[i + 1] for i in binds] == ["/dev/nvidia0", "/dev/nvidiactl"]
     assert all(i > dev for i in binds)
     assert "/sys" in args
+
+
+def test_an_accelerator_lifts_the_address_space_limit_only_where_a_cgroup_caps_memory(monkeypatch, tmp_path):
+    """CUDA reserves more address space than RLIMIT_AS allows: with an accelerator bound and the sandbox's cgroup
+    capping its memory, is RLIMIT_AS off; without the cgroup, does it stay?"""
+    from ml4p.grading import cgroups
+    from ml4p.grading import sandbox as sb
+
+    if not isolation_available() or cgroups.unavailable_reason():
+        pytest.skip("needs bubblewrap and cgroups (the limit is lifted only under a cgroup)")
+    monkeypatch.setattr(sb, "accelerator_devices", lambda: [Path("/dev/null")])  # a node that exists, bound like a GPU's
+    for grouped, expected in ((True, resource.RLIM_INFINITY), (False, LIMITS.memory_mb * MB)):
+        if not grouped:
+            monkeypatch.setattr(cgroups, "sandbox_group", lambda *a, **k: None)
+        root = tmp_path / ("grouped" if grouped else "alone")
+        root.mkdir()
+        started = Kernel(root)
+        try:
+            assert (started.km.group is not None) == grouped
+            got = started.value("resource.getrlimit(resource.RLIMIT_AS)[0]", setup="import resource")
+        finally:
+            started.close()
+        assert got == expected, grouped
