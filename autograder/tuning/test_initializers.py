@@ -4,6 +4,7 @@ The initialisers' statistics are compared with the formulas (oracle) and with sa
 of Keras's own `GlorotUniform` and `HeNormal`, within 5 standard errors; the
 activation statistics with the oracle's NumPy simulation of the same network.
 """
+import keras  # at collection, while the notebook runs: not in the time of the checks
 import numpy as np
 import pytest
 from reference_tf import GLOROT_SQUARE, HE, RELU, TANH, normal_initializer
@@ -16,8 +17,6 @@ SHAPES = [(784, 128), (64, 256), (300, 300)]
 
 
 def keras_sample(name, shape, seed):
-    import keras
-
     return np.asarray(getattr(keras.initializers, name)(seed=seed)(shape), np.float64)
 
 
