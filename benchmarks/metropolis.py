@@ -14,7 +14,8 @@ full pair matrix with a mask, `vmap` over chains, `jit`, `fori_loop` over steps.
 
 The physical limit: every pair term i < j needs one 1/sqrt in float64; the table
 gives pair terms per second against this machine's throughput of sqrt + divide
-(NumPy, SIMD, one core, cache-sized array) times the cores.
+(NumPy, SIMD, one core, cache-sized array) times the cores, measured in each round after
+the two runs and, like the times, the best of the rounds.
 
 Targets: JAX time / TensorFlow time ≥ 3, and the TensorFlow solution at ≥ 40 % of
 the 1/sqrt limit; the table gives a verdict for each.
@@ -118,6 +119,7 @@ def measure(chains: int = 8192, n: int = 20, dim: int = 2, steps: int = 500, rep
         run(x, steps, 0)  # compilation (JAX compiles per number of steps)
     best = {name: (np.inf, np.inf) for name in impls}
     results = {}
+    rsqrt_rate = 0.0
     for r in range(repeat):
         for name, run in impls.items():
             wall, cpu = time.perf_counter(), cpu_seconds()
@@ -126,10 +128,13 @@ def measure(chains: int = 8192, n: int = 20, dim: int = 2, steps: int = 500, rep
             best[name] = min(best[name], (wall, cpu))
             results[name] = (rate, float(np.mean(samples[-1] ** 2)))
             del samples
+        # The limit takes its turn too, and is the best rate of the rounds, as the times are
+        # the best of the rounds: a busy moment must not lower the bar.
+        rsqrt_rate = max(rsqrt_rate, rsqrt_throughput())
     cores = os.cpu_count() or 1
     return {"chains": chains, "n": n, "dim": dim, "steps": steps, "repeat": repeat, "cores": cores,
             "pair_terms": chains * n * (n - 1) / 2 * (steps + 1),  # steps proposals + the start
-            "limit": rsqrt_throughput() * cores,
+            "limit": rsqrt_rate * cores,
             "rows": [{"name": name, "seconds": best[name][0], "cpu": best[name][1],
                       "acceptance": results[name][0], "x2": results[name][1]} for name in impls]}
 
