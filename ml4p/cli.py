@@ -146,6 +146,8 @@ def cmd_autograde(args) -> int:
 
 
 def cmd_collect(args) -> int:
+    from rich.markup import escape  # file names in the archive are the students': printed, never read as markup
+
     from ml4p.collect import collect
 
     result = collect(args.assignment, args.archive, course=args.course, platform=args.platform, roster=args.roster,
@@ -156,14 +158,15 @@ def cmd_collect(args) -> int:
     for h in result.collected:
         when = h.timestamp.strftime("%Y-%m-%d %H:%M") if h.timestamp else "-"
         late = str(h.late_by).split(".")[0] if h.late_by else ""
-        table.add_row(h.student, ", ".join(h.files), when, f"[red]{late}[/]" if late else "", "; ".join(h.notes))
+        table.add_row(escape(h.student), escape(", ".join(h.files)), when, f"[red]{late}[/]" if late else "",
+                      escape("; ".join(h.notes)))
     console.print(table)
     if result.problems:
         problems = Table(title=f"not collected: {len(result.problems)} file(s)")
         problems.add_column("file in the archive")
         problems.add_column("why")
         for entry, why in result.problems:
-            problems.add_row(entry, why)
+            problems.add_row(escape(entry), escape(why))
         console.print(problems)
     if result.missing:
         console.print(f"no hand-in from {len(result.missing)} student(s) of the roster: {', '.join(result.missing)}",
