@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ml4p.course import CourseError, find_course, load_config
+from ml4p.course import CourseError, find_course, gradebook, load_config
 
 #: File names of each platform's export, as a regular expression on an entry's path in the archive.
 PLATFORMS = {
@@ -122,23 +122,15 @@ def read_roster(path: Path) -> list[Student]:
 
 def gradebook_roster(root: Path) -> list[Student]:
     """The gradebook's students as a roster."""
-    from nbgrader.api import Gradebook
-
-    from ml4p.course import nbgrader_api
-
-    api = nbgrader_api(root)
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+    with gradebook(root) as gb:
         return [Student(s.id, s.first_name or "", s.last_name or "") for s in gb.students]
 
 
 def _due_date(root: Path, assignment: str) -> dt.datetime | None:
     """The assignment's due date in the gradebook, as an aware UTC time (None: none set)."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
-    from ml4p.course import nbgrader_api
-
-    api = nbgrader_api(root)
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+    with gradebook(root) as gb:
         try:
             due = gb.find_assignment(assignment).duedate
         except MissingEntry:
@@ -147,12 +139,7 @@ def _due_date(root: Path, assignment: str) -> dt.datetime | None:
 
 
 def _add_students(root: Path, students: list[Student]) -> None:
-    from nbgrader.api import Gradebook
-
-    from ml4p.course import nbgrader_api
-
-    api = nbgrader_api(root)
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+    with gradebook(root) as gb:
         for s in students:
             gb.update_or_create_student(s.id, first_name=s.first_name or None, last_name=s.last_name or None)
 

@@ -176,3 +176,11 @@ def nbgrader_api(course: Path | str | None = None, **settings):
     api = NbGraderAPI(coursedir=coursedir, config=config)
     api.log.setLevel(logging.WARNING)
     return api
+
+
+def gradebook(course: Path | str | None = None):
+    """nbgrader's gradebook of the course (a context manager), at the course's ``db_url`` and course id."""
+    from nbgrader.api import Gradebook
+
+    api = nbgrader_api(course)
+    return Gradebook(api.coursedir.db_url, api.coursedir.course_id)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 
-from ml4p.course import CourseError, find_course, nbgrader_api
+from ml4p.course import CourseError, find_course, gradebook, nbgrader_api
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S UTC"  # as nbgrader's --duedate reads it
 
@@ -60,10 +60,9 @@ def builds_on(notebook: Path) -> list[str]:
 
 def deadline(root: Path, assignment: str) -> dt.datetime | None:
     """The latest due date of ``assignment`` in the gradebook (naive UTC), extensions included; None: none set."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
-    api = nbgrader_api(root)
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+    with gradebook(root) as gb:
         try:
             entry = gb.find_assignment(assignment)
         except MissingEntry:
