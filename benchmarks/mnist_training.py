@@ -14,12 +14,14 @@ order of each epoch from `tf.data`, a step under the distribution strategy, the 
 one XLA program. The JAX side is the same training written by hand the way the course
 writes JAX: parameters as a pytree with Keras's initialisation (Glorot uniform
 weights, zero biases), Adam with Keras's update rule and constants, `jit`, and a whole
-epoch in one `lax.scan` over the batches of a permutation.
+epoch in one `lax.scan` over the batches of a permutation, each batch gathered in its
+step (0.27 s per epoch against 0.31 s for gathering the whole epoch first).
 
 A third row shows what the lesson's parts cost: the same training in TensorFlow, each
-epoch one XLA program over the batches of a permutation, but without `tf.data` (the
-permutation from `tf.random.experimental.stateless_shuffle`), without the distribution
-strategy and with the data as constants. This row is a measurement, not a solution.
+epoch one XLA program over the batches of a permutation, each batch gathered in its
+step, but without `tf.data` (the permutation from
+`tf.random.experimental.stateless_shuffle`), without the distribution strategy and with
+the data as constants. This row is a measurement, not a solution.
 
 Each training is timed from start to trained model, compilation included (a training
 run is compiled once, as in the notebook), taking turns, best of `--repeat`; then the
@@ -117,11 +119,10 @@ def tf_xla_epoch_training():
 
         @tf.function(jit_compile=True)
         def epoch(x, y, permutation):
-            xs = tf.reshape(tf.gather(x, permutation[:full]), (-1, batch_size, x.shape[1]))
-            ys = tf.reshape(tf.gather(y, permutation[:full]), (-1, batch_size, y.shape[1]))
+            batches = tf.reshape(permutation[:full], (-1, batch_size))
             totals = tf.zeros(3)
             for i in tf.range(full // batch_size):
-                totals += step(xs[i], ys[i])
+                totals += step(tf.gather(x, batches[i]), tf.gather(y, batches[i]))
             return totals
 
         x, y = tf.constant(x), tf.constant(y)
@@ -190,9 +191,11 @@ def jax_training():
 
         @jax.jit
         def epoch(state, x, y, permutation):
-            xs = x[permutation[:full]].reshape(-1, batch_size, x.shape[-1])
-            ys = y[permutation[:full]].reshape(-1, batch_size, y.shape[-1])
-            state, totals = jax.lax.scan(step, state, (xs, ys))
+            def batch_step(state, index):  # each batch gathered where it is used
+                return step(state, (x[index], y[index]))
+
+            batches = permutation[:full].reshape(-1, batch_size)
+            state, totals = jax.lax.scan(batch_step, state, batches)
             return state, jnp.sum(totals, axis=0)
 
         params = init(jax.random.PRNGKey(seed))
