@@ -3,13 +3,16 @@
     python benchmarks/autograde_class.py [--students 40] [--assignment coulomb_gas] [--repeat 3]
 
 Measured in one run on the same submissions (copies of the solution), as ratios:
-1. one submission: executed bare with nbclient (no sandbox, no checks) vs graded by
-   ml4p (sandboxed kernel + hidden checks + gradebook), `--repeat` times each, in
-   alternating order; the medians, and the median of the pairs' ratios;
+1. one submission: executed bare with nbclient (no sandbox, no checks; with
+   `NBGRADER_EXECUTION=autograde`, as nbgrader and ml4p run it, so that the same cells run)
+   vs graded by ml4p (sandboxed kernel + hidden checks + gradebook), `--repeat` times each,
+   in alternating order; the medians, and the median of the pairs' ratios
+   (target: at most `SUBMISSION_TARGET`);
 2. the class: plain `nbgrader autograde` (serial, unsandboxed, no hidden checks) vs
-   `ml4p autograde --jobs 1` and `--jobs 2`;
+   `ml4p autograde --jobs 1` and `--jobs 2` (target for two jobs: at most `JOBS_TARGET` of
+   nbgrader's time);
 3. memory: the grading process's resident memory after each submission, first vs last
-   (it should stay flat: no leak per submission).
+   (target: flat, the last within `FLAT_MB` of the first: no leak per submission).
 Prints a Markdown table.
 """
 from __future__ import annotations
@@ -32,6 +35,10 @@ from ml4p.grading.autograde import autograde, grades
 from ml4p.grading.submissions import known_submissions, submit
 from ml4p.release import release
 
+SUBMISSION_TARGET = 1.1  # ml4p's grading of one submission / its bare execution, at most
+JOBS_TARGET = 0.5  # the class with --jobs 2 / plain serial nbgrader autograde, at most
+FLAT_MB = 10.0  # the grader's memory after the last of the gradings / after the first, at most this much more
+
 
 def rss_mb() -> float:
     """Resident memory of this process now (Linux)."""
@@ -52,9 +59,17 @@ def bare(course: Path, assignment: str) -> float:
     """One submission executed by nbclient in a plain kernel, nothing else."""
     folder = course / "submitted" / "student-000" / assignment
     nb = nbformat.read(folder / f"{assignment}.ipynb", as_version=4)
-    start = time.monotonic()
-    NotebookClient(nb, timeout=600, allow_errors=True, resources={"metadata": {"path": str(folder)}}).execute()
-    return time.monotonic() - start
+    before = os.environ.get("NBGRADER_EXECUTION")
+    os.environ["NBGRADER_EXECUTION"] = "autograde"  # the kernel inherits it: the cells a grader runs
+    try:
+        start = time.monotonic()
+        NotebookClient(nb, timeout=600, allow_errors=True, resources={"metadata": {"path": str(folder)}}).execute()
+        return time.monotonic() - start
+    finally:
+        if before is None:
+            del os.environ["NBGRADER_EXECUTION"]
+        else:
+            os.environ["NBGRADER_EXECUTION"] = before
 
 
 def one_submission(course: Path, assignment: str, repeat: int) -> tuple[float, float, float]:
@@ -104,13 +119,68 @@ def ml4p_class(course: Path, assignment: str, jobs: int) -> tuple[float, bool]:
 
 def memory_profile(course: Path, assignment: str, runs: int) -> list[float]:
     """Resident memory of the grading process before grading, then after each of `runs` gradings, one at a
-    time (the process's whole memory: under run.py it holds the earlier benchmarks' arrays too)."""
+    time (the process's whole memory: under run.py it holds the earlier benchmarks' arrays too). One job
+    grades in this process, so its memory is the grader's."""
     students = sorted(p.name for p in (course / "submitted").iterdir())
     samples = [rss_mb()]
     for i in range(runs):
         autograde(assignment, course=course, student=students[i % len(students)], force=True, progress=False)
         samples.append(rss_mb())
     return samples
+
+
+def verdict(ok: bool, missed: str) -> str:
+    return "met" if ok else f"**missed** ({missed})"
+
+
+def measure(students: int = 40, memory_runs: int = 50, assignment: str = "coulomb_gas", repeat: int = 3,
+            materials: Path | None = None) -> dict:
+    a, n = assignment, students
+    with tempfile.TemporaryDirectory(prefix="ml4p-bench-") as tmp:
+        course = make_class(Path(tmp) / "course", a, n, materials)
+        t_bare, t_one, one_ratio = one_submission(course, a, repeat)
+        t_nbgrader = plain_nbgrader(course, a)
+        t_jobs1, ok1 = ml4p_class(course, a, 1)
+        t_jobs2, ok2 = ml4p_class(course, a, 2)
+        memory = memory_profile(course, a, memory_runs)
+    return {"assignment": a, "students": n, "repeat": max(1, repeat), "bare": t_bare, "one": t_one,
+            "one_ratio": one_ratio, "nbgrader": t_nbgrader, "jobs1": t_jobs1, "jobs2": t_jobs2,
+            "jobs2_ratio": t_jobs2 / t_nbgrader, "full_marks": (ok1, ok2), "memory": memory}
+
+
+def verdicts(m: dict) -> dict:
+    """Target -> (met, how far off)."""
+    memory = m["memory"][1:]
+    growth = memory[-1] - memory[0] if memory else 0.0
+    return {
+        "one": (m["one_ratio"] <= SUBMISSION_TARGET, f"by {m['one_ratio'] / SUBMISSION_TARGET:.2f}×"),
+        "jobs2": (m["jobs2_ratio"] <= JOBS_TARGET and all(m["full_marks"]),
+                  f"by {m['jobs2_ratio'] / JOBS_TARGET:.2f}×" if m["jobs2_ratio"] > JOBS_TARGET
+                  else f"full marks: {m['full_marks']}"),
+        "memory": (growth <= FLAT_MB, f"+{growth:.0f} MB over {len(memory)} gradings"),
+    }
+
+
+def table(m: dict) -> str:
+    n, of = m["students"], f", median of {m['repeat']}"
+    v = {k: verdict(*x) for k, x in verdicts(m).items()}
+    before, memory = m["memory"][0], m["memory"][1:]
+    lines = ["| what | seconds | ratio | target |", "| --- | ---: | ---: | --- |",
+             f"| one submission, bare nbclient execution{of} | {m['bare']:.1f} | 1.00 | |",
+             f"| one submission, ml4p (sandbox + hidden checks + gradebook){of} | {m['one']:.1f} | "
+             f"{m['one_ratio']:.2f} | ≤ {SUBMISSION_TARGET:g}: {v['one']} |",
+             f"| {n} submissions, plain nbgrader autograde (serial, no sandbox, no checks) | {m['nbgrader']:.1f} "
+             "| 1.00 | |",
+             f"| {n} submissions, ml4p autograde --jobs 1 | {m['jobs1']:.1f} | {m['jobs1'] / m['nbgrader']:.2f} | |",
+             f"| {n} submissions, ml4p autograde --jobs 2 | {m['jobs2']:.1f} | {m['jobs2_ratio']:.2f} "
+             f"| ≤ {JOBS_TARGET:g}, full marks: {v['jobs2']} |"]
+    if memory:
+        lines.append(f"| grader memory over {len(memory)} gradings: before / first / last / max (MB) | "
+                     f"{before:.0f} / {memory[0]:.0f} / {memory[-1]:.0f} / {max(memory):.0f} | "
+                     f"{memory[-1] / memory[0]:.2f} | last ≤ first + {FLAT_MB:g} MB: {v['memory']} |")
+    lines.append(f"| every submission at full marks (jobs 1, jobs 2) | {m['full_marks'][0]}, {m['full_marks'][1]} "
+                 "| | |")
+    return "\n".join(lines)
 
 
 def main(argv=None) -> str:
@@ -121,30 +191,7 @@ def main(argv=None) -> str:
     parser.add_argument("--repeat", type=int, default=3, help="pairs of one-submission measurements (median)")
     parser.add_argument("--materials", type=Path, help="folder with assignments/ autograder/ (default: this repository)")
     args = parser.parse_args(argv)
-    a, n = args.assignment, args.students
-    with tempfile.TemporaryDirectory(prefix="ml4p-bench-") as tmp:
-        course = make_class(Path(tmp) / "course", a, n, args.materials)
-        t_bare, t_one, one_ratio = one_submission(course, a, args.repeat)
-        t_nbgrader = plain_nbgrader(course, a)
-        t_jobs1, ok1 = ml4p_class(course, a, 1)
-        t_jobs2, ok2 = ml4p_class(course, a, 2)
-        memory = memory_profile(course, a, args.memory_runs)
-    of = f", median of {max(1, args.repeat)}"
-    rows = [
-        (f"one submission, bare nbclient execution{of}", t_bare, 1.0),
-        (f"one submission, ml4p (sandbox + hidden checks + gradebook){of}", t_one, one_ratio),
-        (f"{n} submissions, plain nbgrader autograde (serial, no sandbox, no checks)", t_nbgrader, 1.0),
-        (f"{n} submissions, ml4p autograde --jobs 1", t_jobs1, t_jobs1 / t_nbgrader),
-        (f"{n} submissions, ml4p autograde --jobs 2", t_jobs2, t_jobs2 / t_nbgrader),
-    ]
-    lines = ["| what | seconds | ratio |", "| --- | ---: | ---: |"]
-    lines += [f"| {what} | {sec:.1f} | {ratio:.2f} |" for what, sec, ratio in rows]
-    before, memory = memory[0], memory[1:]
-    lines.append(f"| grader memory over {len(memory)} gradings: before / first / last / max (MB) | "
-                 f"{before:.0f} / {memory[0]:.0f} / {memory[-1]:.0f} / {max(memory):.0f} | "
-                 f"{memory[-1] / memory[0]:.2f} |")
-    lines.append(f"| every submission at full marks (jobs 1, jobs 2) | {ok1}, {ok2} | |")
-    out = "\n".join(lines)
+    out = table(measure(args.students, args.memory_runs, args.assignment, args.repeat, args.materials))
     print(out)
     return out
 

@@ -4,7 +4,7 @@
 
 Grades the solution notebook in a sandboxed kernel `--repeat` times and prints
 a Markdown table: kernel start + notebook cells, and the hidden checks alone
-(target: at most 15 s per assignment). The checks' pytest process starts and
+(target: at most 5 s per assignment). The checks' pytest process starts and
 collects the checks while the notebook runs, so the second column is the checks
 from the moment the notebook is done: their calls into the kernel and the oracle.
 """
@@ -22,7 +22,7 @@ from ml4p.grading.execute import SandboxedExecute, grade_notebook
 from ml4p.grading.submissions import known_submissions
 from ml4p.release import release
 
-TARGET_SECONDS = 15.0
+TARGET_SECONDS = 5.0
 
 
 def measure(assignment: str, repeat: int, materials: Path | None = None) -> dict:

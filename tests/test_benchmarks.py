@@ -20,17 +20,37 @@ def test_hidden_checks_benchmark_prints_its_table(tmp_path):
 
 
 def test_autograde_class_benchmark_prints_its_table(tmp_path):
-    """Does the class benchmark run at two students, report every ratio and full marks, and run.py read its table?"""
+    """Does the class benchmark run at two students, report every ratio with its target and full marks, and
+    run.py turn it into its rows?"""
     import run
 
     materials = write_materials(tmp_path / "materials")
-    rows, table = run.autograde_class_rows(["--assignment", A, "--students", "2", "--memory-runs", "2",
-                                            "--materials", str(materials)])
+    rows, table = run.autograde_class_rows({"assignment": A, "students": 2, "memory_runs": 2, "repeat": 1,
+                                            "materials": materials})
     lines = table.splitlines()
-    assert len(lines) == 9 and "| True, True | |" in lines[-1]
+    assert len(lines) == 9 and "| True, True | | |" in lines[-1]
     memory = next(line for line in lines if line.startswith("| grader memory over 2 gradings: before / first"))
     assert all(float(mb) > 0 for mb in memory.split("|")[2].split("/"))
-    assert len(rows) == 2 and rows[1].endswith("| met |")
+    assert len(rows) == 3
+    assert rows[0].startswith(f"| one {A} submission graded by ml4p") and rows[2].startswith("| grader memory over 2")
+    assert rows[1].startswith("| 2 submissions, ml4p autograde --jobs 2 |")
+    for row in rows:  # a ratio, a target and a verdict each
+        ratio, target, judged = (c.strip() for c in row.strip("|").split("|")[3:6])
+        assert float(ratio) > 0 and target and judged.startswith(("met", "**missed** ("))
+
+
+def test_hostile_memory_benchmark_prints_its_table():
+    """Does the memory benchmark grade hostile submissions beside the good ones and report the grader's peak
+    (workers and checks processes counted) against the good batch's, with a verdict?"""
+    import hostile_memory
+    import run
+
+    rows, table = run.hostile_memory_rows({"jobs": 2, "only": ["print-50-mb", "returns-nan"]})
+    assert "| the hostile suite, --jobs 2 | 4 |" in table
+    peak, good, ratio = (c.strip() for c in rows[0].strip("|").split("|")[1:4])
+    assert float(peak.split()[0]) >= float(good.split()[-2]) * 0.5 > 50  # MB: Python, nbgrader, a worker
+    assert rows[0].rstrip(" |").endswith(("met", ")")) and float(ratio) > 0
+    assert hostile_memory.TARGET_RATIO > 1
 
 
 needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None,

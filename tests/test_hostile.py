@@ -498,10 +498,10 @@ def listener():
     server.close()
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory, listener):
-    """The course after one ``autograde(jobs=2)`` of every hostile submission and the good ones."""
-    tmp = tmp_path_factory.mktemp("hostile")
+def hostile_course(tmp: Path, port: int) -> dict:
+    """A course of the toy assignment (in ``tmp``) with every hostile submission and the good ones
+    submitted, ready to grade; ``port``: a listener the network attack tries to reach. Used by the
+    fixture below and by ``benchmarks/hostile_memory.py``."""
     materials = write_materials(tmp / "materials")
     (materials / "solutions").mkdir()
     (materials / "solutions" / f"{A}.py").write_text("ORACLE = 'instructor only'\n")
@@ -517,7 +517,7 @@ def graded(tmp_path_factory, listener):
     known = known_submissions(course, A)
     reference, blank = known["reference"][0], known["blank"][0]
     tmp_probe = Path("/tmp") / f"ml4p_hostile_probe_{uuid.uuid4().hex}"
-    subs = hostile_submissions(reference, blank, course, listener[0], tmp_probe)
+    subs = hostile_submissions(reference, blank, course, port, tmp_probe)
     for sid in GOOD:
         submit(course, sid, A, reference)
     checks_before = (course / "autograder" / A / "test_double.py").read_text()
@@ -541,6 +541,15 @@ def graded(tmp_path_factory, listener):
             plant(folder)
     canary = Path(str(tmp_probe) + "-canary")
     canary.write_text("the grader must not delete this")
+    return {"course": course, "tmp_probe": tmp_probe, "checks_before": checks_before, "good_before": good_before,
+            "canary": canary, "students": list(subs) + list(GOOD) + list(LINKED)}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, listener):
+    """The course after one ``autograde(jobs=2)`` of every hostile submission and the good ones."""
+    result = hostile_course(tmp_path_factory.mktemp("hostile"), listener[0])
+    course, canary = result["course"], result["canary"]
     os.environ[SECRET_NAME] = SECRET_VALUE
     start = time.monotonic()
     try:
@@ -548,10 +557,8 @@ def graded(tmp_path_factory, listener):
     finally:
         del os.environ[SECRET_NAME]
     seconds = time.monotonic() - start
-    result = {"course": course, "done": {d.student: d for d in done}, "seconds": seconds,
-              "scores": {r.student: r.score for r in grades(course=course, assignment=A)},
-              "tmp_probe": tmp_probe, "checks_before": checks_before, "good_before": good_before,
-              "canary": canary, "students": list(subs) + list(GOOD) + list(LINKED)}
+    result.update(done={d.student: d for d in done}, seconds=seconds,
+                  scores={r.student: r.score for r in grades(course=course, assignment=A)})
     yield result
     canary.unlink(missing_ok=True)
 
