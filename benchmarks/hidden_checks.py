@@ -1,6 +1,6 @@
 """How long an assignment's hidden checks take, apart from the notebook's own execution.
 
-    python benchmarks/hidden_checks.py [--assignment coulomb_gas] [--repeat 3]
+    python benchmarks/hidden_checks.py [--assignment coulomb_gas] [--repeat 3] [--slowest 5]
 
 Grades the solution notebook in a sandboxed kernel `--repeat` times and prints
 a Markdown table: kernel start + notebook cells, and the hidden checks alone
@@ -40,12 +40,14 @@ def measure(assignment: str, repeat: int, materials: Path | None = None) -> dict
                                      checks_dir=course / "autograder", solutions_dir=course / "solutions",
                                      data_env=data_env)
             full = all(r.score == r.max_points for r in outcome.reports.values())
-            runs.append((outcome.execute_seconds, outcome.checks_seconds, full))
+            per_check = {f"{c.part}: {c.name}": c.seconds for r in outcome.reports.values() for c in r.checks}
+            runs.append((outcome.execute_seconds, outcome.checks_seconds, full, per_check))
     return {
         "assignment": assignment,
         "execute": statistics.median(r[0] for r in runs),
         "checks": statistics.median(r[1] for r in runs),
         "full_marks": all(r[2] for r in runs),
+        "per_check": {name: statistics.median(r[3].get(name, 0.0) for r in runs) for name in runs[0][3]},
     }
 
 
@@ -59,14 +61,28 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def slowest(rows: list[dict], n: int) -> str:
+    """Where the checks' time goes: each assignment's `n` slowest checks (setup, i.e. a module
+    fixture's first use, and call; the rest is the checks process's own start-up and waiting)."""
+    lines = ["| assignment | check | seconds |", "| --- | --- | ---: |"]
+    for r in rows:
+        top = sorted(r["per_check"].items(), key=lambda kv: -kv[1])[:n]
+        lines += [f"| {r['assignment']} | {name} | {sec:.2f} |" for name, sec in top]
+        rest = r["checks"] - sum(r["per_check"].values())
+        lines.append(f"| {r['assignment']} | (between checks: connecting, collecting results) | {rest:.2f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assignment", action="append", help="default: every assignment")
     parser.add_argument("--repeat", type=int, default=3, help="gradings per assignment (median reported)")
     parser.add_argument("--materials", type=Path, help="folder with assignments/ autograder/ (default: this repository)")
+    parser.add_argument("--slowest", type=int, default=0, help="also list each assignment's N slowest checks")
     args = parser.parse_args(argv)
     names = args.assignment or assignment_names(args.materials or materials_root())
-    out = table([measure(a, args.repeat, args.materials) for a in names])
+    rows = [measure(a, args.repeat, args.materials) for a in names]
+    out = table(rows) + (f"\n\n{slowest(rows, args.slowest)}" if args.slowest else "")
     print(out)
     return out
 

@@ -156,12 +156,15 @@ class ChecksProcess:
         env[CALL_TIMEOUT_ENV] = f"{call_timeout:g}"
         env[ORDER_ENV] = json.dumps(list(order or []))
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        # Only the plugins the checks need (ml4p's, named by autograder/conftest.py): not every pytest
+        # plugin installed here (hypothesis, anyio, ...), each imported and configured for nothing.
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
         env["OMP_NUM_THREADS"] = str(threads)
         paths = [str(Path(solutions_dir).resolve().parent)] if solutions_dir else []
         env["PYTHONPATH"] = os.pathsep.join(paths + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
         cmd = [sys.executable, "-m", "ml4p.grading._checks_process", str(checks_dir / assignment),
                "--rootdir", str(checks_dir), "-o", "addopts=", "-o", "testpaths=",
-               "-p", "no:cacheprovider", "--assert=plain", "-q", "--no-header", "-rN", "--tb=no"]
+               "-p", "no:cacheprovider", "-p", "no:unraisableexception", "--assert=plain", "-q", "--no-header", "-rN", "--tb=no"]
         self._output = open(tmp / "output.txt", "w+")  # a file, not a pipe: no pipe can fill up and block it
         self._proc = subprocess.Popen(cmd, env=env, cwd=tmp, stdin=subprocess.PIPE, stdout=self._output,
                                       stderr=subprocess.STDOUT, text=True)

@@ -48,7 +48,7 @@ class CheckResult:
     points: float  # what the check is worth
     passed: bool
     message: str = ""  # why it failed, in words a student can act on
-    seconds: float = 0.0
+    seconds: float = 0.0  # its setup (a module fixture's first use included) and its call
     test: str = ""  # the test function's name (all its parametrisations share it)
     given: list[str] = field(default_factory=list)  # test functions that must pass for this one to count
     title: str = ""  # the name without its parameters
@@ -244,12 +244,14 @@ def pytest_runtest_makereport(item, call):
     done = item.config._ml4p_done
     if item.nodeid in done:
         return
+    if report.when == "setup":  # its fixtures' first use: counted in the check's time
+        item._ml4p_setup_seconds = call.duration
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
         done.add(item.nodeid)
         passed = report.outcome == "passed"
         item.config._ml4p_results[item.nodeid] = _record(
             item, passed=passed, message="" if passed or call.excinfo is None else failure_message(call.excinfo),
-            seconds=round(call.duration, 3))
+            seconds=round(call.duration + (getattr(item, "_ml4p_setup_seconds", 0.0) if report.when == "call" else 0), 3))
         _write(item.config._ml4p_results)  # after every check: what a stopped run found is kept
 
 
