@@ -126,6 +126,52 @@ def test_checks_process_collects_before_it_has_a_kernel(tmp_path):
     assert process.poll() is not None and not ran.exists()
 
 
+def test_ahead_work_is_done_before_the_kernel_and_its_errors_reach_the_check(tmp_path):
+    """Does the checks' process compute what a check marks `ahead` while it waits for the kernel (once,
+    before it is given one), and does an error there fail the check that needs it, with its message?"""
+    computed = tmp_path / "computed"
+    checks = write_checks(tmp_path, f'''
+        import pytest
+        from pathlib import Path
+        from ml4p.grading.plugin import ahead
+
+        @ahead
+        def reference():
+            with open({str(computed)!r}, "a") as f:
+                f.write("x")
+            return 42
+
+        @ahead
+        def broken():
+            raise ValueError("the oracle could not run")
+
+        @pytest.fixture(scope="module")
+        def value():
+            return reference()
+
+        @pytest.mark.points(1)
+        def test_uses_it(value):
+            """uses the value computed ahead"""
+            assert value == 42 and reference() == 42
+
+        @pytest.mark.points(1)
+        def test_uses_the_broken_one():
+            """uses the broken value"""
+            broken()
+    ''')
+    with ChecksProcess(checks, "toy") as waiting:
+        deadline = time.monotonic() + 60
+        while not computed.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert computed.read_text() == "x"  # before any kernel was offered
+        results, error = waiting.run("/nowhere/kernel.json", timeout=60)
+    assert computed.read_text() == "x"  # and only once
+    by_name = {r.name: r for r in results}
+    assert error == "" and by_name["uses the value computed ahead"].passed
+    broken = by_name["uses the broken value"]
+    assert not broken.passed and "the oracle could not run" in broken.message
+
+
 def test_checks_process_reports_a_run_that_outlives_its_timeout(tmp_path):
     """Does a pre-started run past its time limit keep what finished, and say why the rest is missing?"""
     checks = write_checks(tmp_path, '''

@@ -3,7 +3,8 @@
     python -m ml4p.grading._checks_process PYTEST-ARGUMENT...
 
 It does everything that needs no kernel first (start Python, import pytest, the
-proxy and the checks, collect them) while the notebook is still executing, then
+proxy and the checks, collect them, compute what the checks marked ``ahead``) while
+the notebook is still executing, then
 waits for one line on stdin: JSON ``{"connection": INFO}`` starts the checks
 against the kernel that ``INFO`` (the connection info, or a connection file's path) names; anything else (EOF: the grader is gone, or has
 no kernel to offer) ends the process without running them.
@@ -31,7 +32,9 @@ class WaitForKernel:
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session):
         import ml4p.grading.proxy  # noqa: F401 - jupyter_client and zmq, imported while waiting
+        from ml4p.grading.plugin import compute_ahead
 
+        compute_ahead()  # the checks' work that needs no kernel, while the notebook runs
         with self.go:
             line = self.go.readline()
         try:

@@ -37,8 +37,32 @@ RESULTS_ENV = "ML4P_RESULTS"  # where this plugin writes the results (JSON)
 CALL_TIMEOUT_ENV = "ML4P_CALL_TIMEOUT"  # seconds one call of a student function may take
 ORDER_ENV = "ML4P_PART_ORDER"  # JSON list: the parts in the notebook's order (their hidden-check cells)
 
+#: Functions of the checks that need no kernel, computed while the notebook still runs (``ahead``).
+AHEAD: list = []
+
 MAX_MESSAGE = 400  # characters of a failure message kept for feedback
 NOT_RUN = "not run"  # the message of a check the run never reached
+
+
+def ahead(function):
+    """Decorate a checks module's function that needs no kernel (an oracle's long run, reference
+    data): it is cached, and ml4p's checks process calls it once while the notebook still executes
+    (``_checks_process``, before it waits for the kernel), so that the fixture calling it later gets
+    its value at once. It takes no arguments. An exception is not cached: the fixture's own call
+    raises it again, where the checks report it. Running ahead moves the time, it does not hide
+    any: the notebook's kernel and this work share the machine."""
+    cached = functools.cache(function)
+    AHEAD.append(cached)
+    return cached
+
+
+def compute_ahead() -> None:
+    """Call every ``ahead`` function of the collected checks (errors are left for the checks)."""
+    for compute in AHEAD:
+        try:
+            compute()
+        except Exception:  # noqa: BLE001 - raised again by the fixture that needs it
+            pass
 
 
 @dataclass
