@@ -121,7 +121,7 @@ def hidden_checks_rows(argv: list[str]) -> tuple[list[str], str]:
                     f"| checks {r['checks']:.1f} s, full marks: {'yes' if r['full_marks'] else 'NO'} "
                     f"| kernel start + notebook {r['execute']:.1f} s | | ≤ {hc.TARGET_SECONDS:g} s "
                     f"| {verdict(over <= 0 and r['full_marks'], missed)} |")
-    return rows, hc.table(results)
+    return rows, f"{hc.table(results)}\n\nWhere the checks' time goes:\n\n{hc.slowest(results, 4)}"
 
 
 def autograde_class_rows(settings: dict) -> tuple[list[str], str]:
