@@ -82,7 +82,7 @@ def table(m: dict) -> str:
         "| --- | ---: | ---: | ---: |",
         f"| the two good submissions, --jobs {m['jobs']} | 2 | {m['good_peak']:.0f} (before: {m['good_before']:.0f}) | |",
         f"| the hostile suite, --jobs {m['jobs']} | {m['submissions']} | {m['peak']:.0f} "
-        f"(this process alone: {m['own_peak']:.0f}) | {m['seconds']:.0f} |",
+        f"(this process's own peak since it started, VmHWM: {m['own_peak']:.0f}) | {m['seconds']:.0f} |",
         f"| hostile / good | | {m['ratio']:.2f} (target ≤ {TARGET_RATIO:g}: {verdict(m)}) | |",
     ])
 
