@@ -8,8 +8,8 @@ COURSE ?= demo-course
 demo: system install
 	$(PYTHON) -m ml4p.cli demo --course $(COURSE)
 
-# The project's tests (564 in a clean clone, 3 of them skipped without MNIST: 42 min on a 2-core machine that other
-# runs shared; over the 15-minute budget: the seven ml4p check runs take about half;
+# The project's tests (564 in a clean clone, 3 of them skipped without MNIST: 21.5 min on a quiet 2-core machine,
+# bash .ci/run at d6d5dca; over the 15-minute budget: the seven ml4p check runs take about a third;
 # each assignment's known mistakes are graded combined, ml4p check --combined: make demo grades each alone).
 test: system install-dev
 	$(PYTHON) -m pytest -q --durations=15
