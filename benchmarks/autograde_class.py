@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import nbformat
+from common import verdict
 from nbclient import NotebookClient
 
 from ml4p.course import CONFIG_FILE, create_course, materials_root
@@ -140,10 +141,6 @@ def _full_marks(course: Path, assignment: str) -> bool:
     rows = grades(course=course, assignment=assignment)
     return all(score == max_score for r in rows for score, max_score in r.parts.values()
                if score is not None)  # None: the written answer, graded by hand
-
-
-def verdict(ok: bool, missed: str) -> str:
-    return "met" if ok else f"**missed** ({missed})"
 
 
 def measure(students: int = 40, memory_runs: int = 50, assignment: str = "coulomb_gas", repeat: int = 3,

@@ -18,6 +18,11 @@ def cpu_seconds() -> float:
     return t.user + t.system
 
 
+def verdict(ok: bool, missed: str) -> str:
+    """A target's verdict for the tables: met, or missed and by how much (``missed``)."""
+    return "met" if ok else f"**missed** ({missed})"
+
+
 def _is_sandbox(process: psutil.Process) -> bool:
     try:
         words = " ".join([process.name(), *process.cmdline()])

@@ -22,6 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
+import common  # noqa: E402
 from common import MemoryWatch  # noqa: E402
 
 from ml4p.grading.autograde import autograde  # noqa: E402
@@ -71,9 +72,7 @@ def measure(jobs: int = 2, only: list[str] | None = None) -> dict:
 
 
 def verdict(m: dict) -> str:
-    if m["ratio"] <= TARGET_RATIO:
-        return "met"
-    return f"**missed** (by {m['ratio'] / TARGET_RATIO:.2f}×)"
+    return common.verdict(m["ratio"] <= TARGET_RATIO, f"by {m['ratio'] / TARGET_RATIO:.2f}×")
 
 
 def table(m: dict) -> str:

@@ -23,6 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import verdict  # noqa: E402
+
 import ml4p  # noqa: E402,F401 - quiet TensorFlow before it is imported
 
 FULL = {
@@ -56,10 +58,6 @@ def machine() -> str:
         except ImportError:
             pass
     return f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB; {', '.join(versions)}"
-
-
-def verdict(ok: bool, missed: str) -> str:
-    return "met" if ok else f"**missed** ({missed})"
 
 
 def metropolis_rows(settings: dict) -> tuple[list[str], str]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from traitlets import Bool, Dict, Float, Int, List, TraitError, Unicode, validate
 from traitlets.config import Configurable
 
-from ml4p.course import CONFIG_FILE, CourseError, find_course, load_config, nbgrader_api
+from ml4p.course import CONFIG_FILE, CourseError, find_course, gradebook, load_config
 
 COMPONENTS = ("assignments", "project", "presentation")
 RUBRIC_COLUMNS = ("student", "criterion", "score", "max_score", "comment")
@@ -290,10 +290,7 @@ class Gradebook:
 
 def read_gradebook(root: Path) -> Gradebook:
     """The gradebook's students, assignments (by due date) and lateness of each submission."""
-    from nbgrader.api import Gradebook as NbGradebook
-
-    api = nbgrader_api(root)
-    with NbGradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+    with gradebook(root) as gb:
         students = [s.id for s in gb.students]
         ordered = sorted(gb.assignments, key=lambda a: (a.duedate is None, a.duedate or 0, a.name))
         late = {(sub.student.id, a.name): (sub.total_seconds_late, sub.late_submission_penalty or 0.0)

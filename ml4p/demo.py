@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ml4p.check import Verdict, grade_known_submissions
-from ml4p.course import CourseError, assignment_names, create_course, materials_root, nbgrader_api
+from ml4p.course import CourseError, assignment_names, create_course, gradebook, materials_root
 from ml4p.grading.autograde import GradedSubmission
 from ml4p.release import builds_on
 
@@ -84,10 +84,7 @@ def semester_order(names: list[str], materials: Path) -> list[str]:
 
 def pass_due_date(course: Path, assignment: str) -> None:
     """Set ``assignment``'s due date in the gradebook to now: its hand-ins are in, on time."""
-    from nbgrader.api import Gradebook
-
-    api = nbgrader_api(course)
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+    with gradebook(course) as gb:
         gb.update_or_create_assignment(assignment, duedate=dt.datetime.now(dt.timezone.utc))
 
 

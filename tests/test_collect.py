@@ -15,12 +15,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbgrader.api import Gradebook
 from toy import A, write_materials
 
 from ml4p import cli
 from ml4p.collect import collect, name_key, read_roster
-from ml4p.course import CourseError, create_course, nbgrader_api
+from ml4p.course import CourseError, create_course, gradebook
 from ml4p.grading.submissions import reference_notebook
 from ml4p.release import release
 
@@ -41,8 +40,7 @@ def released(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("released")
     root = create_course(tmp / "course", materials=write_materials(tmp / "materials"), assignments=[A])
     release(A, course=root)
-    api = nbgrader_api(root)
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+    with gradebook(root) as gb:
         gb.update_or_create_assignment(A, duedate=DUE.replace(tzinfo=None))
     (root / "roster.csv").write_text(ROSTER)
     return root
@@ -106,8 +104,7 @@ def test_moodle_archive_fills_submitted_through_the_roster(course, tmp_path):
     assert "Ada Lovelace_1001_assignsubmission_onlinetext_/onlinetext.html" in why
     assert not result.ok
     assert result.missing == ["kim1", "kim2"]
-    api = nbgrader_api(course)
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+    with gradebook(course) as gb:
         assert gb.find_student("jose").first_name == "José"
 
 
@@ -145,8 +142,7 @@ def test_a_second_collect_keeps_what_was_collected_unless_forced(course, tmp_pat
 
 
 def test_without_a_roster_file_the_gradebook_is_the_roster(course, tmp_path):
-    api = nbgrader_api(course)
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+    with gradebook(course) as gb:
         gb.update_or_create_student("s123", first_name="Marie", last_name="Curie")
     archive = write_zip(tmp_path / "m.zip", [
         ("Marie Curie_9_assignsubmission_file_/toy.ipynb", (2026, 11, 19, 9, 0, 0), notebook_bytes("marie"))])

@@ -53,9 +53,7 @@ def graded_course(tmp_path_factory) -> Path:
     """
     if "course" in _built:
         return _built["course"]
-    from nbgrader.api import Gradebook
-
-    from ml4p.course import nbgrader_api
+    from ml4p.course import gradebook
     from ml4p.grading.autograde import autograde
     from ml4p.grading.submissions import Mistake, known_submissions, submit, with_mistake
     from ml4p.release import release
@@ -73,8 +71,7 @@ def graded_course(tmp_path_factory) -> Path:
            when=on_time.replace(tzinfo=dt.timezone.utc))
     done = autograde(A, course=course, jobs=2, progress=False)
     assert all(d.ok for d in done), [d.error for d in done]
-    api = nbgrader_api(course)
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+    with gradebook(course) as gb:
         gb.update_or_create_assignment(A, duedate=DUE)
         gb.update_or_create_assignment("hw2", duedate=DUE + dt.timedelta(days=7))
         gb.update_or_create_student("ghost")

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbgrader.api import Gradebook
 from toy import source_notebook
 
 from ml4p import cli
-from ml4p.course import CourseError, assignment_names, create_course, materials_root, nbgrader_api
+from ml4p.course import CourseError, assignment_names, create_course, gradebook, materials_root
 from ml4p.demo import pass_due_date, semester_order
 from ml4p.release import ReleaseRefused, builds_on, release
 
@@ -26,11 +25,6 @@ def write_notebook(materials, name, earlier=None):
         nb.metadata["ml4p"] = {"builds_on": earlier}
     (materials / "assignments" / name).mkdir(parents=True)
     nbformat.write(nb, materials / "assignments" / name / f"{name}.ipynb")
-
-
-def gradebook(course):
-    api = nbgrader_api(course)
-    return Gradebook(api.coursedir.db_url, api.coursedir.course_id)
 
 
 @pytest.fixture(scope="module")

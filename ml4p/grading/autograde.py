@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ml4p.course import find_course, nbgrader_api
+from ml4p.course import find_course, gradebook, nbgrader_api
 from ml4p.grading import cache
 
 
@@ -144,12 +144,8 @@ class _progress:
 
 def grades(*, course: Path | str | None = None, assignment: str | None = None) -> list[GradeRow]:
     """Every graded submission in the gradebook, with per-part scores."""
-    from nbgrader.api import Gradebook
-
-    root = find_course(course)
-    api = nbgrader_api(root)
     rows = []
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+    with gradebook(find_course(course)) as gb:
         for a in gb.assignments:
             if assignment and a.name != assignment:
                 continue
